@@ -9,6 +9,7 @@ leaves ``handle_async_request`` carries the request.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import socket
 import ssl
 from typing import Final
@@ -113,14 +114,19 @@ class HTTPTransport(AsyncTransport):
         if ssl_context is not None:
             server_hostname = "" if _is_ip_literal(host) else host
         try:
-            connect = loop.create_connection(
-                lambda: conn,
-                host,
-                port,
-                ssl=ssl_context,
-                server_hostname=server_hostname,
-                happy_eyeballs_delay=self._happy_eyeballs_delay,
-            )
+            if self._happy_eyeballs_delay is not None and _supports_happy_eyeballs(loop):
+                connect = loop.create_connection(
+                    lambda: conn,
+                    host,
+                    port,
+                    ssl=ssl_context,
+                    server_hostname=server_hostname,
+                    happy_eyeballs_delay=self._happy_eyeballs_delay,
+                )
+            else:
+                connect = loop.create_connection(
+                    lambda: conn, host, port, ssl=ssl_context, server_hostname=server_hostname
+                )
             if timeout.connect is None:
                 await connect
             else:
@@ -148,6 +154,23 @@ def _safe_to_retry(request: Request, reused: bool, conn: HTTP11Connection) -> bo
     if request.method not in IDEMPOTENT_METHODS:
         return False
     return request.stream is None or request.stream.replayable
+
+
+_HAPPY_EYEBALLS_SUPPORT: dict[type, bool] = {}
+
+
+def _supports_happy_eyeballs(loop: asyncio.AbstractEventLoop) -> bool:
+    """asyncio's loop takes ``happy_eyeballs_delay``; uvloop's (as of 0.21) does not."""
+    loop_type = type(loop)
+    supported = _HAPPY_EYEBALLS_SUPPORT.get(loop_type)
+    if supported is None:
+        try:
+            parameters = inspect.signature(loop.create_connection).parameters
+            supported = "happy_eyeballs_delay" in parameters
+        except (TypeError, ValueError):  # a C implementation without a signature
+            supported = False
+        _HAPPY_EYEBALLS_SUPPORT[loop_type] = supported
+    return supported
 
 
 def _is_ip_literal(host: str) -> bool:
