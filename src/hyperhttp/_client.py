@@ -53,7 +53,6 @@ _NOT_YET: Final = {
     "auth": None,
     "event_hooks": None,
     "follow_redirects": False,
-    "max_decompressed_size": None,
 }
 
 
@@ -107,7 +106,6 @@ class Client:
             "auth": auth,
             "event_hooks": event_hooks,
             "follow_redirects": follow_redirects,
-            "max_decompressed_size": max_decompressed_size,
         }
         for name, value in given.items():
             if value != _NOT_YET[name]:
@@ -124,6 +122,9 @@ class Client:
         if max_response_size is not None and max_response_size < 0:
             raise ValueError("max_response_size must be >= 0")
         self.max_response_size = max_response_size
+        if max_decompressed_size is not None and max_decompressed_size < 0:
+            raise ValueError("max_decompressed_size must be >= 0")
+        self.max_decompressed_size = max_decompressed_size
         default_headers = Headers(
             {
                 "Accept": "*/*",
@@ -247,6 +248,7 @@ class Client:
         if response.request is None:
             response.request = request
         response.max_response_size = self.max_response_size
+        response.max_decompressed_size = self.max_decompressed_size
         if not stream:
             try:
                 await response.aread()
