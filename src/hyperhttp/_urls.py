@@ -656,6 +656,8 @@ class URL:
             if "username" in changes or "password" in changes:
                 username = _require_str("username", changes.get("username", self.username))
                 password = _require_str("password", changes.get("password", self.password))
+                _reject_controls("username", username)
+                _reject_controls("password", password)
                 userinfo = quote(username, safe="!$&'()*+,;=") if username else ""
                 if password:
                     userinfo += ":" + quote(password, safe="!$&'()*+,;=")
