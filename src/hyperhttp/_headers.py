@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar, overload
@@ -38,6 +39,9 @@ __all__ = [
 
 #: Header names whose values are never shown in ``repr()`` (lower-case).
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+
+#: Validated ``str`` header names memoised (a client uses few distinct names).
+NAME_CACHE_SIZE = 256
 
 _T = TypeVar("_T")
 
@@ -86,7 +90,21 @@ def decode_header_value(value: bytes) -> str:
         return value.decode("latin-1")
 
 
+@functools.lru_cache(maxsize=NAME_CACHE_SIZE)
+def _encode_str_name(name: str) -> bytes:
+    try:
+        raw = name.encode("ascii")
+    except UnicodeEncodeError:
+        raise LocalProtocolError(
+            f"Invalid header name {name[:60]!r}: must be ASCII (an RFC 9110 token)"
+        ) from None
+    validate_header_name(raw)
+    return raw
+
+
 def _encode_name(name: Any) -> bytes:
+    if type(name) is str:
+        return _encode_str_name(name)
     if isinstance(name, str):
         try:
             raw = name.encode("ascii")
@@ -192,12 +210,7 @@ class Headers(MutableMapping[str, str]):
     def _build_index(self) -> dict[str, list[bytes]]:
         index: dict[str, list[bytes]] = {}
         for name, value in self._fields:
-            key = name.decode("latin-1").lower()
-            values = index.get(key)
-            if values is None:
-                index[key] = [value]
-            else:
-                values.append(value)
+            index.setdefault(name.lower().decode("latin-1"), []).append(value)
         self._index = index
         return index
 

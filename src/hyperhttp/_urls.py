@@ -303,6 +303,9 @@ def _parse_uncached(text: str) -> _Parts:
     port: int | None = None
     try:
         if authority is not None:
+            if "\\" in authority:
+                # WHATWG parsers read "\\" as "/" there, so they would see another host.
+                raise InvalidURL("Invalid URL: backslash in the authority")
             raw_userinfo, at, hostport = authority.rpartition("@")
             if at and raw_userinfo:
                 userinfo = _encode(_USERINFO_ENCODE_RE, raw_userinfo)
