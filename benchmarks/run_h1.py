@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import fcntl
 import json
 import os
 import platform
@@ -32,6 +33,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -179,21 +181,66 @@ def nginx_version(nginx: str) -> str:
     return (r.stderr or r.stdout).strip().split(":", 1)[-1].strip()
 
 
-def stop_stale_nginx() -> None:
-    """A previous run killed hard may have left its nginx; stop it if it is ours."""
-    pidfile = WORK_DIR / "nginx.pid"
+def pid_alive(pid: int) -> bool:
     try:
-        pid = int(pidfile.read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return
-    if str(WORK_DIR / "nginx.conf").encode() in cmdline:
-        log(f"stopping a stale benchmark nginx (pid {pid})")
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_stale_nginx() -> None:
+    """Runs killed hard may have left their nginx behind: stop those whose run is gone.
+
+    Each run keeps its nginx in ``.work/nginx-<orchestrator pid>/``, so a run never touches
+    the server of another run that is still alive."""
+    for run_dir in WORK_DIR.glob("nginx-*"):
         try:
-            os.kill(pid, signal.SIGTERM)
-        except OSError:
-            pass
-        time.sleep(0.5)
+            owner = int(run_dir.name.split("-", 1)[1])
+        except ValueError:
+            continue
+        if pid_alive(owner):
+            continue
+        try:
+            pid = int((run_dir / "nginx.pid").read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            pid, cmdline = 0, b""
+        if pid and str(run_dir / "nginx.conf").encode() in cmdline:
+            log(f"stopping a stale benchmark nginx (pid {pid}) left by run {owner}")
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+            time.sleep(0.5)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@contextmanager
+def machine_lock() -> Iterator[None]:
+    """One benchmark run at a time on this machine (runs from any checkout): two at once
+    would share the 2 cores and both report wrong numbers."""
+    path = Path(tempfile.gettempdir()) / "hyperhttp-bench.lock"
+    with path.open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log("another benchmark run holds the lock: waiting for it (at most 30 min)")
+            deadline = time.monotonic() + 1800
+            while True:
+                time.sleep(2)
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise BenchError("another benchmark run kept the lock for 30 min") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -201,6 +248,14 @@ class Nginx:
     binary: str
     port: int
     proc: subprocess.Popen[bytes]
+    error_log: Path
+
+    def check_alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise BenchError(
+                f"nginx exited during the run (status {self.proc.returncode}); "
+                f"nothing written. Its error log: {read_tail(self.error_log).strip() or '-'}"
+            )
 
     def worker_pids(self) -> list[int]:
         master = self.proc.pid
@@ -234,27 +289,27 @@ class Nginx:
 
 @contextmanager
 def running_nginx(nginx: str, cpu: int | None) -> Iterator[Nginx]:
-    WORK_DIR.mkdir(parents=True, exist_ok=True)
     stop_stale_nginx()
+    run_dir = WORK_DIR / f"nginx-{os.getpid()}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    conf, errlog, stderr = run_dir / "nginx.conf", run_dir / "error.log", run_dir / "stderr"
     last_err = ""
     for _attempt in range(5):
         port = free_port()
-        conf = WORK_DIR / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(work=WORK_DIR, port=port, body=BODY))
-        err = (WORK_DIR / "nginx.stderr").open("wb")
+        conf.write_text(NGINX_CONF.format(work=run_dir, port=port, body=BODY))
 
         def pin() -> None:
             if cpu is not None:
                 os.sched_setaffinity(0, {cpu})
 
-        proc = subprocess.Popen(
-            [nginx, "-p", str(WORK_DIR), "-c", str(conf), "-e", str(WORK_DIR / "error.log")],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=pin,
-        )
-        err.close()
+        with stderr.open("wb") as err:
+            proc = subprocess.Popen(
+                [nginx, "-p", str(run_dir), "-c", str(conf), "-e", str(errlog)],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=pin,
+            )
         try:
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and proc.poll() is None:
@@ -267,8 +322,7 @@ def running_nginx(nginx: str, cpu: int | None) -> Iterator[Nginx]:
                     break
                 raise BenchError(f"nginx answered unexpectedly: {raw[:200]!r}")
             else:
-                last_err = (WORK_DIR / "nginx.stderr").read_text(errors="replace")
-                last_err += (WORK_DIR / "error.log").read_text(errors="replace")
+                last_err = read_tail(stderr) + read_tail(errlog)
                 raise OSError("nginx did not become ready")
         except OSError:
             stop_process(proc)
@@ -276,12 +330,21 @@ def running_nginx(nginx: str, cpu: int | None) -> Iterator[Nginx]:
         except BaseException:
             stop_process(proc)
             raise
+        server = Nginx(nginx, port, proc, errlog)
         try:
-            yield Nginx(nginx, port, proc)
+            yield server
         finally:
             stop_process(proc)
+            shutil.rmtree(run_dir, ignore_errors=True)
         return
-    raise BenchError(f"could not start nginx: {last_err.strip()[-2000:]}")
+    raise BenchError(f"could not start nginx: {last_err.strip()}")
+
+
+def read_tail(path: Path, size: int = 2000) -> str:
+    try:
+        return path.read_text(errors="replace")[-size:]
+    except OSError:
+        return ""
 
 
 def stop_process(proc: subprocess.Popen[bytes]) -> None:
@@ -372,6 +435,7 @@ class Plan:
     client_cpu: int | None
     timeout: float
     src_root: Path | None = None  # our hyperhttp must be imported from here
+    load_before: str = field(default_factory=loadavg)
     results: list[Run] = field(default_factory=list)
     dead: dict[str, str] = field(default_factory=dict)  # client -> why it is unavailable
 
@@ -459,6 +523,7 @@ def execute(plan: Plan, server: Nginx, args: argparse.Namespace) -> None:
                 if client in plan.dead:
                     continue
                 run = run_worker(plan, server, client, loop, scenario)
+                server.check_alive()
                 run.rep = rep
                 plan.results.append(run)
                 if run.status == "unavailable":
@@ -644,7 +709,8 @@ def environment(plan: Plan, args: argparse.Namespace, server: Nginx) -> str:
             pyv.setdefault(run.client, str(run.data["python"]))
     peers = VENVS_DIR / "peers"
     extra = pip_versions(venv_python(peers), ["aiohttp", "httpx", "httpcore", "uvloop"])
-    ours = pip_versions(Path(plan.python_for["hyperhttp"]), ["httptools", "uvloop"])
+    ours_py = plan.python_for.get("hyperhttp")
+    ours = pip_versions(ours_py, ["httptools", "uvloop"]) if ours_py else {}
     lines = [
         f"- Machine: {os.cpu_count()} CPUs ({cpu_model()}), {platform.system()} "
         f"{platform.release()}",
@@ -658,10 +724,19 @@ def environment(plan: Plan, args: argparse.Namespace, server: Nginx) -> str:
         f"- aiohttp {extra.get('aiohttp', '?')}, httpx {extra.get('httpx', '?')} "
         f"(httpcore {extra.get('httpcore', '?')}), uvloop {extra.get('uvloop', '?')}",
         f"- hyperhttp 2.1.0 from PyPI (own venv), uvloop {uv.get('hyperhttp21', '?')}",
+        f"- Load average (1/5/15 min) before the run: {plan.load_before}, after: {loadavg()} "
+        "(other work on the machine during the run makes the numbers noisy)",
         f"- Repetitions: {args.reps} per cell, interleaved (seed {args.seed}); "
         f"warm-up {plan.warmup} requests per run (S2: {max(plan.warmup, 2 * plan.concurrency)})",
     ]
     return "\n".join(lines)
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
 
 
 def pin_text(plan: Plan) -> str:
@@ -813,6 +888,7 @@ def main() -> int:
         nginx = ensure_nginx()
         if args.serve:
             with running_nginx(nginx, None) as server:
+                server.check_alive()
                 print(f"http://127.0.0.1:{server.port}/  (Ctrl-C stops it)", flush=True)
                 while server.proc.poll() is None:
                     time.sleep(1)
@@ -834,7 +910,9 @@ def main() -> int:
         server_cpu, client_cpu = (cpus[0], cpus[1]) if pin else (None, None)
         n_runs = args.reps * len(args.scenarios) * len(args.clients) * len(args.loops)
         log(f"{n_runs} runs; nginx on CPU {server_cpu}, client on CPU {client_cpu}")
-        with running_nginx(nginx, server_cpu) as server:
+        if float(loadavg().split()[0].replace("?", "0")) > 0.5:
+            log(f"warning: the machine is busy (load {loadavg()}): numbers will be noisy")
+        with machine_lock(), running_nginx(nginx, server_cpu) as server:
             plan = Plan(
                 python_for=python_for,
                 env_for=env_for,
@@ -866,6 +944,9 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(raw, indent=1))
     print(section.replace(BEGIN, "").replace(END, "").strip())
+    if not any(cell.clean for cell in summarize(plan).values()):
+        log("no client produced a clean measurement: docs not touched")
+        return 1
     if args.no_write:
         log("--no-write: docs not touched")
     else:
