@@ -410,6 +410,13 @@ def pip_versions(py: Path, dists: list[str]) -> dict[str, str]:
 # --------------------------------------------------------------------------- runs
 
 
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 @dataclass
 class Run:
     client: str
@@ -730,13 +737,6 @@ def environment(plan: Plan, args: argparse.Namespace, server: Nginx) -> str:
         f"warm-up {plan.warmup} requests per run (S2: {max(plan.warmup, 2 * plan.concurrency)})",
     ]
     return "\n".join(lines)
-
-
-def loadavg() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
 
 
 def pin_text(plan: Plan) -> str:
