@@ -107,10 +107,12 @@ class Request:
 
     def _set_framing_headers(self) -> None:
         headers = self.headers
-        if "host" not in headers and self.url.host:
+        # One pass over the names: cheaper than three indexed lookups around an insert.
+        names = {name.lower() for name, _ in headers.raw}
+        if b"host" not in names and self.url.host:
             headers.insert(0, "Host", self.url.netloc)
-        has_length = "content-length" in headers
-        has_te = "transfer-encoding" in headers
+        has_length = b"content-length" in names
+        has_te = b"transfer-encoding" in names
         if has_length and has_te:
             raise LocalProtocolError(
                 "a request cannot have both Content-Length and Transfer-Encoding"
