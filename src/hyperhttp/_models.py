@@ -242,6 +242,7 @@ class Response:
         "is_stream_consumed",
         "max_decompressed_size",
         "max_response_size",
+        "next_request",
         "num_bytes_downloaded",
         "on_close",
         "reason_phrase",
@@ -280,6 +281,7 @@ class Response:
         self.trailers = Headers()
         self.max_response_size: int | None = None
         self.max_decompressed_size: int | None = None
+        self.next_request: Request | None = None
         self.on_close: Callable[[Response], None] | None = None
         self.num_bytes_downloaded = 0
         self.is_closed = False
@@ -409,6 +411,17 @@ class Response:
             finally:
                 await self.aclose()
         return self._content
+
+    async def adiscard(self, limit: int) -> None:
+        """Drop the body without decoding it: read up to ``limit`` raw bytes off the
+        connection (so it can be reused), or close the connection if there are more."""
+        if self._content is None and not self.is_closed and not self.is_stream_consumed:
+            self.is_stream_consumed = True
+            try:
+                await self.stream.aread_all(limit)
+            except HyperHTTPError:
+                pass  # too large or broken: closing below discards the connection
+        await self.aclose()
 
     def _claim_stream(self) -> None:
         if self.is_stream_consumed:

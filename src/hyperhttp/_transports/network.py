@@ -16,17 +16,14 @@ from typing import Final
 
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Limits, Timeout
 from .._exceptions import (
-    ConnectError,
-    ConnectTimeout,
-    DNSError,
     HyperHTTPError,
     ReadError,
     RemoteProtocolError,
-    TLSError,
     UnsupportedProtocol,
     WriteError,
 )
 from .._models import Request, Response
+from ._errors import map_connect_error
 from ._h1_connection import HTTP11Connection
 from ._pool import ConnectionPool, Origin
 from ._tls import CertTypes, VerifyTypes, create_ssl_context
@@ -136,7 +133,7 @@ class HTTPTransport(AsyncTransport):
             conn.close()
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            raise _map_connect_error(exc, host, port, timeout.connect) from None
+            raise map_connect_error(exc, f"{host}:{port}", timeout.connect) from None
         return conn
 
     async def aclose(self) -> None:
@@ -179,21 +176,3 @@ def _is_ip_literal(host: str) -> bool:
     except OSError:
         return False
     return True
-
-
-def _map_connect_error(
-    exc: BaseException, host: str, port: int, connect_timeout: float | None
-) -> BaseException:
-    where = f"{host}:{port}"
-    if isinstance(exc, asyncio.TimeoutError):
-        return ConnectTimeout(f"connecting to {where} took longer than {connect_timeout} s")
-    if isinstance(exc, socket.gaierror):
-        return DNSError(f"could not resolve {host!r}: {exc.strerror or exc}")
-    if isinstance(exc, (ssl.SSLError, ssl.CertificateError)):
-        reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or exc
-        return TLSError(f"TLS handshake with {where} failed: {reason}")
-    if isinstance(exc, OSError):
-        return ConnectError(f"could not connect to {where}: {exc.strerror or exc}")
-    if isinstance(exc, HyperHTTPError):
-        return exc
-    return exc
