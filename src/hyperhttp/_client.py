@@ -289,15 +289,19 @@ class Client:
             response.history = list(history)
             if response.status_code not in REDIRECT_STATUSES or "location" not in response.headers:
                 return response
-            if not follow:
+            if not follow or self.max_redirects == 0:
                 try:
                     response.next_request = build_redirect_request(request, response)
                 except HyperHTTPError:
                     response.next_request = None
                 return response
             if len(history) >= self.max_redirects:
-                await response.aclose()
-                raise TooManyRedirects(f"exceeded {self.max_redirects} redirects", request=request)
+                await response.adiscard(MAX_REDIRECT_BODY)
+                error = TooManyRedirects(
+                    f"exceeded {self.max_redirects} redirects", request=request
+                )
+                error.history = [*history, response]
+                raise error
             try:
                 next_request = build_redirect_request(request, response)
             except BaseException:

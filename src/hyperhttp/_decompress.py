@@ -25,6 +25,9 @@ __all__ = [
 
 # Output produced per step; bounds the memory one compressed chunk can expand into at once.
 DECODE_PIECE: Final = 64 * 1024
+# RFC 8878 §3.1.1.1.2 / RFC 9659: HTTP zstd decoders need not accept windows over 8 MiB,
+# and a huge declared window is a memory-exhaustion vector (checklist DC-03).
+ZSTD_MAX_WINDOW: Final = 8 * 1024 * 1024
 # curl's MAX_ENCODE_STACK is 5; nobody stacks more legitimately (checklist P-05).
 MAX_CODING_CHAIN: Final = 5
 
@@ -155,18 +158,36 @@ class BrotliDecoder(ContentDecoder):
 
 
 class ZstdDecoder(ContentDecoder):
-    """``zstd`` (frames are decoded one after another)."""
+    """``zstd``: every frame in turn, windows capped at ``ZSTD_MAX_WINDOW``."""
 
     def __init__(self) -> None:
         assert _zstd is not None
-        self._obj: Any = _zstd.ZstdDecompressor().decompressobj(read_across_frames=True)
+        self._dctx: Any = _zstd.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
+        self._obj: Any = self._dctx.decompressobj()
+        self._fed = False
 
     def decode(self, data: bytes) -> list[bytes]:
+        if data:
+            self._fed = True
+        pieces: list[bytes] = []
         try:
-            out = self._obj.decompress(data)
+            while data:
+                out = self._obj.decompress(data)
+                pieces += [out[i : i + DECODE_PIECE] for i in range(0, len(out), DECODE_PIECE)]
+                if not self._obj.eof:
+                    break
+                # One frame ended; the rest of the input starts the next frame.
+                data = self._obj.unused_data
+                self._obj = self._dctx.decompressobj()
+                self._fed = bool(data)
         except _zstd.ZstdError:
-            raise DecompressionError("invalid zstd data") from None
-        return [out[i : i + DECODE_PIECE] for i in range(0, len(out), DECODE_PIECE)]
+            raise DecompressionError("invalid zstd data (or a window over 8 MiB)") from None
+        return pieces
+
+    def flush(self) -> list[bytes]:
+        if self._fed and not self._obj.eof:
+            raise DecompressionError("the zstd stream ended early")
+        return []
 
 
 class _ChainDecoder(ContentDecoder):

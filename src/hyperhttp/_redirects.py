@@ -13,6 +13,7 @@ Rules (RFC 9110 §15.4, plus what curl/urllib3/requests learned the hard way):
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from ._exceptions import InvalidURL, RemoteProtocolError, StreamConsumed, UnsupportedProtocol
@@ -21,6 +22,7 @@ from ._urls import URL
 
 __all__ = ["REDIRECT_STATUSES", "SENSITIVE_ON_REDIRECT", "build_redirect_request"]
 
+_SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 # Headers that carry credentials for one origin.
 SENSITIVE_ON_REDIRECT: Final = ("authorization", "proxy-authorization", "cookie")
@@ -42,6 +44,12 @@ def redirect_url(request: Request, response: Response) -> URL:
     location = response.headers.get("location")
     if not location:
         raise RemoteProtocolError("redirect response has no Location header", request=request)
+    scheme = _SCHEME.match(location.strip())
+    if scheme is not None and scheme.group(1).lower() not in ("http", "https"):
+        raise UnsupportedProtocol(
+            f"refusing to follow a redirect to scheme {scheme.group(1).lower()!r}",
+            request=request,
+        )
     try:
         url = request.url.join(location)
     except InvalidURL as exc:
