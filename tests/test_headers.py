@@ -439,3 +439,14 @@ def test_any_text_is_rejected_or_safe_on_the_wire(name: str, value: str) -> None
     assert b"\r" not in raw_value and b"\n" not in raw_value and b"\x00" not in raw_value
     assert raw_name and b":" not in raw_name
     assert h[name] == value.strip(" \t")
+
+
+def test_insert_puts_a_validated_field_at_the_position() -> None:
+    from hyperhttp import Headers, LocalProtocolError
+
+    headers = Headers([("Accept", "*/*")])
+    headers.insert(0, "Host", "example.com")
+    assert headers.raw == [(b"Host", b"example.com"), (b"Accept", b"*/*")]
+    assert headers["host"] == "example.com"
+    with pytest.raises(LocalProtocolError):
+        headers.insert(0, "X-Bad", "a\r\nb")

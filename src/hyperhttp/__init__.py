@@ -1,5 +1,6 @@
 """hyperhttp: a fast, strict async HTTP client, with in-process and real-server test tools."""
 
+from ._client import USE_CLIENT_DEFAULT, Client, StreamingResponseContext
 from ._config import Limits, Timeout
 from ._exceptions import (
     CircuitBreakerOpen,
@@ -35,10 +36,20 @@ from ._exceptions import (
     WriteError,
     WriteTimeout,
 )
+from ._headers import Headers
+from ._models import Request, Response
+from ._transports._tls import InsecureRequestWarning, create_ssl_context
+from ._transports.base import AsyncTransport
+from ._transports.network import HTTPTransport
+from ._urls import URL
 from ._version import __version__
 
 __all__ = [
+    "URL",
+    "USE_CLIENT_DEFAULT",
+    "AsyncTransport",
     "CircuitBreakerOpen",
+    "Client",
     "CloseError",
     "ConnectError",
     "ConnectTimeout",
@@ -46,7 +57,10 @@ __all__ = [
     "DecodingError",
     "DecompressionError",
     "HTTPStatusError",
+    "HTTPTransport",
+    "Headers",
     "HyperHTTPError",
+    "InsecureRequestWarning",
     "InvalidURL",
     "Limits",
     "LocalProtocolError",
@@ -57,13 +71,16 @@ __all__ = [
     "ReadError",
     "ReadTimeout",
     "RemoteProtocolError",
+    "Request",
     "RequestNotRead",
+    "Response",
     "ResponseClosed",
     "ResponseNotRead",
     "ResponseTooLarge",
     "RetryError",
     "StreamConsumed",
     "StreamError",
+    "StreamingResponseContext",
     "TLSError",
     "Timeout",
     "TimeoutException",
@@ -73,4 +90,5 @@ __all__ = [
     "WriteError",
     "WriteTimeout",
     "__version__",
+    "create_ssl_context",
 ]

@@ -8,7 +8,7 @@ bool) raises ``TypeError``/``ValueError`` here rather than misbehaving at reques
 from __future__ import annotations
 
 import math
-from typing import Any, Union
+from typing import Any
 
 __all__ = [
     "DEFAULT_KEEPALIVE_EXPIRY",
@@ -123,7 +123,7 @@ class Timeout:
         return f"Timeout({fields})"
 
 
-TimeoutTypes = Union[Timeout, float, None]
+TimeoutTypes = Timeout | float | None
 
 DEFAULT_TIMEOUT = Timeout(DEFAULT_TIMEOUT_SECONDS)
 

@@ -1,0 +1,454 @@
+"""The Client: builds requests, sends them through a transport, returns responses.
+
+``await client.get(url)`` returns a response whose body is already read. ``client.stream()``
+returns it unread, for ``async with``. One client holds one connection pool: create it once
+and share it, then ``aclose()`` it (or use ``async with``).
+"""
+
+from __future__ import annotations
+
+import base64
+import ssl
+from collections.abc import Generator
+from types import TracebackType
+from typing import Any, Final
+
+from ._config import DEFAULT_TIMEOUT, Limits, Timeout, TimeoutTypes
+from ._content import RequestContent, RequestData, RequestFiles
+from ._exceptions import HyperHTTPError, InvalidURL, UnsupportedProtocol
+from ._headers import Headers, HeaderTypes
+from ._models import Request, Response
+from ._transports._tls import CertTypes, VerifyTypes
+from ._transports.base import AsyncTransport
+from ._transports.network import DEFAULT_HAPPY_EYEBALLS_DELAY, HTTPTransport
+from ._urls import URL, QueryParamTypes
+from ._version import __version__
+
+__all__ = ["USE_CLIENT_DEFAULT", "Client"]
+
+DEFAULT_USER_AGENT: Final = f"hyperhttp/{__version__}"
+DEFAULT_MAX_REDIRECTS: Final = 20
+# Request URLs given as strings are resolved against base_url once and remembered: services
+# call the same few endpoints over and over. Cleared wholesale when full (bounded memory).
+URL_CACHE_SIZE: Final = 512
+
+
+class _UseClientDefault:
+    """Sentinel: "use the client's setting" (distinct from None, which means "none")."""
+
+    def __repr__(self) -> str:
+        return "USE_CLIENT_DEFAULT"
+
+
+USE_CLIENT_DEFAULT: Final = _UseClientDefault()
+
+# Keyword arguments accepted for compatibility with hyperhttp 2.x whose feature arrives in a
+# later release: giving a non-default value raises NotImplementedError (docs/client.md).
+_NOT_YET: Final = {
+    "cookies": None,
+    "retry": None,
+    "circuit_breaker_manager": None,
+    "telemetry": None,
+    "proxies": None,
+    "auth": None,
+    "event_hooks": None,
+    "follow_redirects": False,
+}
+
+
+class Client:
+    """An async HTTP client with a connection pool.
+
+    >>> async with Client(base_url="https://api.example.com") as client:  # doctest: +SKIP
+    ...     r = await client.get("/users", params={"page": 2})
+    ...     r.raise_for_status().json()
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: URL | str = "",
+        headers: HeaderTypes = None,
+        params: QueryParamTypes = None,
+        cookies: Any = None,
+        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
+        limits: Limits | None = None,
+        max_connections: int | None = None,
+        max_keepalive_connections: int | None = None,
+        keepalive_expiry: float | None = None,
+        http2: bool = True,
+        verify: VerifyTypes = True,
+        cert: CertTypes | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        connect_timeout: float | None = None,
+        happy_eyeballs_delay: float | None = DEFAULT_HAPPY_EYEBALLS_DELAY,
+        follow_redirects: bool = False,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        retry: Any = None,
+        circuit_breaker_manager: Any = None,
+        telemetry: Any = None,
+        user_agent: str | None = None,
+        accept_compressed: bool = True,
+        proxies: Any = None,
+        trust_env: bool = True,
+        auth: Any = None,
+        event_hooks: Any = None,
+        transport: AsyncTransport | None = None,
+        max_response_size: int | None = None,
+        max_decompressed_size: int | None = None,
+    ) -> None:
+        given = {
+            "cookies": cookies,
+            "retry": retry,
+            "circuit_breaker_manager": circuit_breaker_manager,
+            "telemetry": telemetry,
+            "proxies": proxies,
+            "auth": auth,
+            "event_hooks": event_hooks,
+            "follow_redirects": follow_redirects,
+        }
+        for name, value in given.items():
+            if value != _NOT_YET[name]:
+                raise NotImplementedError(
+                    f"Client({name}=...) is not available in this release yet; "
+                    "see docs/client.md for what ships"
+                )
+        self._base_url = _base_url(base_url)
+        self._url_cache: dict[str, URL] = {}
+        self._params = params
+        self.timeout = _client_timeout(timeout, connect_timeout)
+        self.max_redirects = max_redirects
+        self.http2 = http2
+        if max_response_size is not None and max_response_size < 0:
+            raise ValueError("max_response_size must be >= 0")
+        self.max_response_size = max_response_size
+        if max_decompressed_size is not None and max_decompressed_size < 0:
+            raise ValueError("max_decompressed_size must be >= 0")
+        self.max_decompressed_size = max_decompressed_size
+        default_headers = Headers(
+            {
+                "Accept": "*/*",
+                "Accept-Encoding": _accept_encoding(accept_compressed),
+                "User-Agent": user_agent or DEFAULT_USER_AGENT,
+            }
+        )
+        if headers is not None:
+            default_headers.update(Headers(headers))
+        self.headers = default_headers
+        limits = _limits(limits, max_connections, max_keepalive_connections, keepalive_expiry)
+        self._transport: AsyncTransport = transport or HTTPTransport(
+            verify=ssl_context if ssl_context is not None else verify,
+            cert=cert,
+            trust_env=trust_env,
+            limits=limits,
+            happy_eyeballs_delay=happy_eyeballs_delay,
+            default_timeout=self.timeout,
+        )
+        self._closed = False
+
+    # -- properties -----------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> URL | None:
+        """Relative request URLs are joined to this."""
+        return self._base_url
+
+    @property
+    def transport(self) -> AsyncTransport:
+        """The transport every request goes through."""
+        return self._transport
+
+    @property
+    def is_closed(self) -> bool:
+        """True after ``aclose()``."""
+        return self._closed
+
+    # -- building -------------------------------------------------------------------------------
+
+    def build_request(
+        self,
+        method: str,
+        url: URL | str,
+        *,
+        params: QueryParamTypes = None,
+        headers: HeaderTypes = None,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any = None,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: dict[str, Any] | None = None,
+    ) -> Request:
+        """The Request this client would send for these arguments."""
+        full_url = self._merge_url(url)
+        if self._params is not None:
+            full_url = full_url.copy_merge_params(self._params)
+        if params is not None:
+            full_url = full_url.copy_merge_params(params)
+        merged = self.headers
+        if headers is not None:
+            merged = merged.copy()
+            merged.update(headers if isinstance(headers, Headers) else Headers(headers))
+        if full_url.userinfo:
+            merged = merged.copy() if merged is self.headers else merged
+            if "authorization" not in merged:
+                merged["Authorization"] = _basic_auth(full_url.username, full_url.password)
+            full_url = full_url.copy_with(username=None, password=None)
+        extensions = dict(extensions) if extensions else {}
+        extensions["timeout"] = (
+            self.timeout if isinstance(timeout, _UseClientDefault) else Timeout(timeout)
+        )
+        return Request(
+            method,
+            full_url,
+            headers=merged,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            extensions=extensions,
+        )
+
+    def _merge_url(self, url: URL | str) -> URL:
+        cache_key = url if isinstance(url, str) else None
+        if cache_key is not None:
+            cached = self._url_cache.get(cache_key)
+            if cached is not None:
+                return cached
+        merged = url if isinstance(url, URL) else URL(url)
+        if self._base_url is not None and not merged.is_absolute:
+            # httpx semantics, which users expect: base "https://h/api/" + "/users" is
+            # "https://h/api/users" (a plain RFC 3986 join would drop "/api").
+            base = self._base_url
+            merged = base.copy_with(
+                path=base.path + merged.path.lstrip("/"),
+                query=merged.query or None,
+                fragment=merged.fragment or None,
+            )
+        if not merged.is_absolute:
+            raise InvalidURL(
+                f"request URL {merged.redacted!r} is not absolute (no scheme or host); "
+                "give a full URL or set base_url"
+            )
+        if merged.scheme not in ("http", "https"):
+            raise UnsupportedProtocol(f"unsupported URL scheme {merged.scheme!r}")
+        if cache_key is not None:
+            if len(self._url_cache) >= URL_CACHE_SIZE:
+                self._url_cache.clear()
+            self._url_cache[cache_key] = merged
+        return merged
+
+    # -- sending --------------------------------------------------------------------------------
+
+    async def send(self, request: Request, *, stream: bool = False) -> Response:
+        """Send a built request. Unless ``stream``, the body is read before returning."""
+        if self._closed:
+            raise RuntimeError("the client has been closed") from None
+        response = await self._transport.handle_async_request(request)
+        if response.request is None:
+            response.request = request
+        response.max_response_size = self.max_response_size
+        response.max_decompressed_size = self.max_decompressed_size
+        if not stream:
+            try:
+                await response.aread()
+            except BaseException as exc:
+                await response.aclose()
+                if isinstance(exc, HyperHTTPError) and exc.request is None:
+                    exc.request = request
+                raise
+        return response
+
+    async def request(
+        self,
+        method: str,
+        url: URL | str,
+        *,
+        params: QueryParamTypes = None,
+        headers: HeaderTypes = None,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any = None,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: dict[str, Any] | None = None,
+    ) -> Response:
+        """Send a request; the response body is read before this returns."""
+        request = self.build_request(
+            method,
+            url,
+            params=params,
+            headers=headers,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            timeout=timeout,
+            extensions=extensions,
+        )
+        return await self.send(request)
+
+    def stream(
+        self,
+        method: str,
+        url: URL | str,
+        *,
+        params: QueryParamTypes = None,
+        headers: HeaderTypes = None,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any = None,
+        timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: dict[str, Any] | None = None,
+    ) -> StreamingResponseContext:
+        """Send a request and hand the response over with its body unread.
+
+        Use ``async with client.stream("GET", url) as r:`` (closed on exit), or
+        ``r = await client.stream(...)`` and then ``async with r:`` / ``await r.aclose()``.
+        """
+        request = self.build_request(
+            method,
+            url,
+            params=params,
+            headers=headers,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            timeout=timeout,
+            extensions=extensions,
+        )
+        return StreamingResponseContext(self, request)
+
+    async def get(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send a GET request (keyword arguments as for :meth:`request`)."""
+        return await self.request("GET", url, **kwargs)
+
+    async def head(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send a HEAD request."""
+        return await self.request("HEAD", url, **kwargs)
+
+    async def options(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send an OPTIONS request."""
+        return await self.request("OPTIONS", url, **kwargs)
+
+    async def delete(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send a DELETE request."""
+        return await self.request("DELETE", url, **kwargs)
+
+    async def post(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send a POST request."""
+        return await self.request("POST", url, **kwargs)
+
+    async def put(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send a PUT request."""
+        return await self.request("PUT", url, **kwargs)
+
+    async def patch(self, url: URL | str, **kwargs: Any) -> Response:
+        """Send a PATCH request."""
+        return await self.request("PATCH", url, **kwargs)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def get_pool_stats(self) -> dict[str, int]:
+        """Connection pool counters (empty for transports without a pool)."""
+        stats = getattr(self._transport, "get_pool_stats", None)
+        return dict(stats()) if callable(stats) else {}
+
+    async def aclose(self) -> None:
+        """Close the transport and every idle connection."""
+        if not self._closed:
+            self._closed = True
+            await self._transport.aclose()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class StreamingResponseContext:
+    """What :meth:`Client.stream` returns: await it, or use it with ``async with``."""
+
+    __slots__ = ("_client", "_request", "_response")
+
+    def __init__(self, client: Client, request: Request) -> None:
+        self._client = client
+        self._request = request
+        self._response: Response | None = None
+
+    def __await__(self) -> Generator[Any, None, Response]:
+        return self._client.send(self._request, stream=True).__await__()
+
+    async def __aenter__(self) -> Response:
+        self._response = await self._client.send(self._request, stream=True)
+        return self._response
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._response is not None:
+            await self._response.aclose()
+
+
+def _base_url(base_url: URL | str) -> URL | None:
+    if not base_url:
+        return None
+    url = base_url if isinstance(base_url, URL) else URL(base_url)
+    if not url.is_absolute:
+        raise InvalidURL("base_url must be an absolute http(s) URL")
+    if not url.path.endswith("/"):
+        # "https://host/api" + "users" must give /api/users, not /users.
+        url = url.copy_with(path=url.path + "/")
+    return url
+
+
+def _client_timeout(timeout: TimeoutTypes, connect_timeout: float | None) -> Timeout:
+    value = timeout if isinstance(timeout, Timeout) else Timeout(timeout)
+    if connect_timeout is not None:
+        value = Timeout(value, connect=connect_timeout)
+    return value
+
+
+def _limits(
+    limits: Limits | None,
+    max_connections: int | None,
+    max_keepalive_connections: int | None,
+    keepalive_expiry: float | None,
+) -> Limits:
+    base = limits or Limits()
+    return Limits(
+        max_connections=max_connections if max_connections is not None else base.max_connections,
+        max_keepalive_connections=(
+            max_keepalive_connections
+            if max_keepalive_connections is not None
+            else base.max_keepalive_connections
+        ),
+        max_connections_per_host=base.max_connections_per_host,
+        keepalive_expiry=keepalive_expiry
+        if keepalive_expiry is not None
+        else base.keepalive_expiry,
+    )
+
+
+def _accept_encoding(accept_compressed: bool) -> str:
+    from ._decompress import SUPPORTED_ENCODINGS
+
+    if not accept_compressed or not SUPPORTED_ENCODINGS:
+        return "identity"
+    return ", ".join(SUPPORTED_ENCODINGS)
+
+
+def _basic_auth(username: str, password: str) -> str:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"

@@ -1,0 +1,26 @@
+"""Shared fixtures: scripted loopback servers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from .scripted import Script, ScriptedServer
+
+ServerFactory = Callable[..., Awaitable[ScriptedServer]]
+
+
+@pytest.fixture
+async def scripted() -> AsyncIterator[ServerFactory]:
+    """``await scripted(script)`` starts a ScriptedServer on 127.0.0.1, closed after the test."""
+    servers: list[ScriptedServer] = []
+
+    async def start(script: Script, host: str = "127.0.0.1") -> ScriptedServer:
+        server = await ScriptedServer(script, host=host).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.aclose()
