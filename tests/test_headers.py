@@ -176,6 +176,16 @@ def test_add_appends_a_field() -> None:
     assert h.raw == [(b"A", b"1"), (b"a", b"2")]
 
 
+def test_insert_puts_a_field_at_a_position() -> None:
+    h = Headers([("A", "1"), ("B", "2")])
+    h.insert(0, "Host", "example.com")
+    h.insert(2, "a", "3")
+    assert h.raw == [(b"Host", b"example.com"), (b"A", b"1"), (b"a", b"3"), (b"B", b"2")]
+    assert h["a"] == "1, 3"
+    with pytest.raises(LocalProtocolError):
+        h.insert(0, "Bad Name", "x")
+
+
 def test_setitem_replaces_all_values_at_the_first_position() -> None:
     h = Headers([("A", "1"), ("B", "2"), ("a", "3"), ("C", "4")])
     h["a"] = "new"
@@ -389,6 +399,8 @@ def test_validate_header_value_helper() -> None:
         validate_header_value(b"bad\nvalue")
     with pytest.raises(LocalProtocolError, match="'X-Name'"):
         validate_header_value(b"bad\x00", name=b"X-Name")
+    with pytest.raises(LocalProtocolError, match="'X-Name'"):
+        validate_header_value(b"bad\x00", b"X-Name")
 
 
 # -- repr ---------------------------------------------------------------------------------

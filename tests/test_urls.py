@@ -273,6 +273,20 @@ def test_idna_uses_uts46_mapping_for_uppercase_and_fullwidth() -> None:
     assert URL("http://ドメイン。テスト/").host == "xn--eckwd4c7c.xn--zckzah"
 
 
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [
+        ("evil.com\uff0fgood.com", "not allowed"),  # fullwidth "/"
+        ("evil.com\uff20good.com", "not allowed"),  # fullwidth "@"
+        ("ex\uff05\uff14\uff11.com", "percent-escapes"),  # fullwidth "%41"
+    ],
+)
+def test_delimiters_produced_by_uts46_mapping_are_rejected(host: str, message: str) -> None:
+    # curl CVE-2022-27780-style: the mapped host must not gain a path, userinfo or escape.
+    with pytest.raises(InvalidURL, match=message):
+        URL(f"http://{host}/")
+
+
 def test_idna_2008_is_used_not_2003() -> None:
     # IDNA 2003 maps "ß" to "ss"; IDNA 2008 keeps it (curl CVE-2016-8625).
     assert URL("http://faß.de/").host == "xn--fa-hia.de"

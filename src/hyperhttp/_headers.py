@@ -65,13 +65,13 @@ def validate_header_name(name: bytes) -> None:
         raise LocalProtocolError(f"Invalid header name {_clip(name)}: must be an RFC 9110 token")
 
 
-def validate_header_value(value: bytes, *, name: bytes | None = None) -> None:
+def validate_header_value(value: bytes, name: bytes | None = None) -> None:
     """Raise :class:`~hyperhttp.LocalProtocolError` if ``value`` holds CR, LF, NUL or another
     control character (HTAB is allowed). The message shows ``name`` if given, never the value.
     """
     bad = _FORBIDDEN_VALUE_RE.search(value)
     if bad is not None:
-        where = f" of header {_clip(name)}" if name is not None else ""
+        where = f" of header {_clip(name)}" if name else ""
         raise LocalProtocolError(
             f"Invalid header value{where}: forbidden character {bad.group()!r} "
             f"at position {bad.start()}"
@@ -298,9 +298,10 @@ class Headers(MutableMapping[str, str]):
             index.setdefault(raw_name.decode("latin-1").lower(), []).append(raw_value)
 
     def insert(self, position: int, name: str | bytes, value: str | bytes) -> None:
-        """Insert a field at ``position`` (the client puts ``Host`` first)."""
+        """Insert a field before index ``position`` of :attr:`raw` (``0``: first)."""
         raw_name = _encode_name(name)
-        self._fields.insert(position, (raw_name, _encode_value(value, raw_name)))
+        raw_value = _encode_value(value, raw_name)
+        self._fields.insert(position, (raw_name, raw_value))
         self._index = None
 
     def _replace(self, key: str, new_fields: list[tuple[bytes, bytes]]) -> bool:
