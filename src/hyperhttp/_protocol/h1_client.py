@@ -104,6 +104,9 @@ class ResponseEnd:
 Event = ResponseHead | bytes | ResponseEnd
 
 _HEAD: Final = b"HEAD"
+# reason-phrase = *( HTAB / SP / VCHAR / obs-text ): other C0 controls and DEL are errors
+# (llhttp lets a NUL through).
+_BAD_REASON: Final = bytes(b for b in range(32) if b != 9) + b"\x7f"
 _VERSIONS: Final = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
 
 
@@ -272,7 +275,8 @@ class ResponseParser:
             self._surplus = True
 
     def on_status(self, status: bytes) -> None:
-        self._reason = status
+        # llhttp reports the reason phrase in as many pieces as it arrived in.
+        self._reason += status
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if self._complete:
@@ -308,6 +312,9 @@ class ResponseParser:
             raise RemoteProtocolError("unsupported HTTP version in the status line")
         if not 100 <= status <= 599:
             raise RemoteProtocolError(f"invalid status code {status}")
+        reason = self._reason
+        if reason.translate(None, _BAD_REASON) != reason:
+            raise RemoteProtocolError("control character in the reason phrase")
         if status < 200:
             if status == 101:
                 return  # llhttp raises HttpParserUpgrade right after this callback

@@ -1,0 +1,122 @@
+"""The sans-I/O HTTP/1.1 response parser, fed whole and one byte at a time.
+
+Each test is one row (or one input of a row) of the reliability checklist's response-framing
+section (F-xx). Inputs are fed in one piece and byte by byte: a defence that only works when
+the bytes arrive together is no defence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from hyperhttp import RemoteProtocolError
+from hyperhttp._protocol.h1_client import (
+    ResponseEnd,
+    ResponseHead,
+    ResponseParser,
+)
+
+MODES = ["whole", "bytewise"]
+
+
+def pieces(data: bytes, mode: str) -> Iterator[bytes]:
+    if mode == "whole":
+        yield data
+    else:
+        for i in range(len(data)):
+            yield data[i : i + 1]
+
+
+@dataclass
+class Parsed:
+    """What a parser made of some bytes: the final head, the body, the end."""
+
+    parser: ResponseParser
+    heads: list[ResponseHead] = field(default_factory=list)
+    body: bytes = b""
+    ends: list[ResponseEnd] = field(default_factory=list)
+
+    @property
+    def head(self) -> ResponseHead:
+        assert len(self.heads) == 1
+        return self.heads[0]
+
+    @property
+    def trailers(self) -> list[tuple[bytes, bytes]]:
+        assert len(self.ends) == 1
+        return self.ends[0].trailers
+
+
+def collect(parsed: Parsed, events: list[ResponseHead | bytes | ResponseEnd]) -> None:
+    for event in events:
+        if isinstance(event, ResponseHead):
+            assert not parsed.heads, "two heads for one response"
+            parsed.heads.append(event)
+        elif isinstance(event, bytes):
+            assert parsed.heads and not parsed.ends, "body bytes outside the body"
+            parsed.body += event
+        else:
+            assert parsed.heads and not parsed.ends, "end before head, or twice"
+            parsed.ends.append(event)
+
+
+def parse(data: bytes, mode: str = "whole", *, method: bytes = b"GET", eof: bool = False) -> Parsed:
+    parser = ResponseParser()
+    parser.expect(method)
+    parsed = Parsed(parser)
+    for piece in pieces(data, mode):
+        collect(parsed, parser.feed(piece))
+    if eof:
+        collect(parsed, parser.feed_eof())
+    return parsed
+
+
+def rejects(data: bytes, mode: str, *, method: bytes = b"GET", eof: bool = False) -> str:
+    """Assert the parser raises RemoteProtocolError for ``data``; return the message."""
+    with pytest.raises(RemoteProtocolError) as info:
+        parse(data, mode, method=method, eof=eof)
+    return str(info.value)
+
+
+def ok(body: bytes = b"", headers: bytes = b"", status: bytes = b"200 OK") -> bytes:
+    return b"HTTP/1.1 %b\r\n%bContent-Length: %d\r\n\r\n%b" % (status, headers, len(body), body)
+
+
+CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+# -- F-13 / F-11: status line ---------------------------------------------------------------
+
+
+def test_reason_phrase_is_whole_whatever_the_chunking(mode: str) -> None:
+    parsed = parse(ok(status=b"404 Not Found Here"), mode)
+    assert parsed.head.status_code == 404
+    assert parsed.head.reason == b"Not Found Here"
+
+
+@pytest.mark.parametrize(
+    "status_line",
+    [
+        b"HTTP/1.0 200 OK\x00xxxx",
+        b"HTTP/1.1 200 O\x01K",
+        b"HTTP/1.1 200 O\x1fK",
+        b"HTTP/1.1 200 O\x7fK",
+    ],
+)
+def test_control_characters_in_the_reason_phrase_are_rejected(
+    status_line: bytes, mode: str
+) -> None:
+    rejects(status_line + b"\r\nContent-Length: 0\r\n\r\n", mode)
+
+
+def test_tab_and_obs_text_in_the_reason_phrase_are_accepted(mode: str) -> None:
+    parsed = parse(ok(status=b"200 O\tK \xe9"), mode)
+    assert parsed.head.reason == b"O\tK \xe9"
