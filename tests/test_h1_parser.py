@@ -120,3 +120,64 @@ def test_control_characters_in_the_reason_phrase_are_rejected(
 def test_tab_and_obs_text_in_the_reason_phrase_are_accepted(mode: str) -> None:
     parsed = parse(ok(status=b"200 O\tK \xe9"), mode)
     assert parsed.head.reason == b"O\tK \xe9"
+
+
+@pytest.mark.parametrize(
+    "status_line",
+    [
+        b"RTSP/1.0 200 OK",
+        b"ICE/1.0 200 OK",
+        b"ICY 200 OK",
+        b"HTTP/2.0 200 OK",
+        b"HTTP/0.9 200 OK",
+        b"HTTP/1.10 200 OK",
+        b"http/1.1 200 OK",
+        b"HTTP/1.1 2000 OK",
+        b"HTTP/1.1 " + b"2" * 100 + b" OK",
+        b"HTTP/1.1 099 OK",
+        b"HTTP/1.1 600 OK",
+        b"HTTP/1.1 20 OK",
+        b" HTTP/1.1 200 OK",
+        b"\r\nHTTP/1.1 200 OK",
+    ],
+)
+def test_bad_status_lines_are_rejected(status_line: bytes, mode: str) -> None:
+    rejects(status_line + b"\r\nContent-Length: 0\r\n\r\n", mode)
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        b"\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03",  # TLS ServerHello
+        b"\x16",
+        b"\x00",
+        b" ",
+        b"H\x00",
+        b"HTTP:",
+        b"RTSP",
+    ],
+)
+def test_a_non_http_reply_fails_on_its_first_bytes(start: bytes, mode: str) -> None:
+    # No CRLF has arrived: the error must not wait for one (or for a timeout).
+    message = rejects(start, mode)
+    if start.startswith(b"\x16"):
+        assert "TLS" in message
+
+
+def test_status_line_without_reason_is_accepted(mode: str) -> None:
+    for line in (b"HTTP/1.1 200", b"HTTP/1.1 200 "):
+        parsed = parse(line + b"\r\nContent-Length: 2\r\n\r\nhi", mode)
+        assert parsed.head.status_code == 200
+        assert parsed.head.reason == b""
+        assert parsed.body == b"hi"
+        assert parsed.parser.reusable
+
+
+def test_http_1_0_response_is_reported_as_such(mode: str) -> None:
+    parsed = parse(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi", mode)
+    assert parsed.head.http_version == "HTTP/1.0"
+    assert not parsed.parser.reusable  # 1.0 without keep-alive closes
+    parsed = parse(
+        b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi", mode
+    )
+    assert parsed.parser.reusable

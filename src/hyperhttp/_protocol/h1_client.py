@@ -104,6 +104,7 @@ class ResponseEnd:
 Event = ResponseHead | bytes | ResponseEnd
 
 _HEAD: Final = b"HEAD"
+_HTTP_PREFIX: Final = b"HTTP/"
 # reason-phrase = *( HTAB / SP / VCHAR / obs-text ): other C0 controls and DEL are errors
 # (llhttp lets a NUL through).
 _BAD_REASON: Final = bytes(b for b in range(32) if b != 9) + b"\x7f"
@@ -129,6 +130,7 @@ class ResponseParser:
         "_max_header_count",
         "_max_interim",
         "_parser",
+        "_prefix",
         "_reason",
         "_status",
         "_surplus",
@@ -155,6 +157,7 @@ class ResponseParser:
         self._surplus = False
         self._interim_count = 0
         self._head_bytes = 0
+        self._prefix = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._trailers: list[tuple[bytes, bytes]] = []
         self._reason = b""
@@ -179,6 +182,7 @@ class ResponseParser:
         self._surplus = False
         self._interim_count = 0
         self._head_bytes = 0
+        self._prefix = b""
         self._reset_message()
 
     @property
@@ -206,6 +210,8 @@ class ResponseParser:
         if self._complete:
             self._surplus = True
             return []
+        if len(self._prefix) < 5:
+            self._check_prefix(data)
         events: list[Event] = []
         self._events = events
         try:
@@ -371,6 +377,17 @@ class ResponseParser:
         self._body_until_close = False
         self._te_seen = False
         self._te_chunked = False
+
+    def _check_prefix(self, data: bytes) -> None:
+        # llhttp also takes "RTSP/1.0" and "ICE/1.0" status lines (as version 1.0): protocol
+        # confusion. Checked on the first bytes, so a TLS reply to a plain-text request fails
+        # at once rather than after a timeout.
+        prefix = self._prefix + data[: 5 - len(self._prefix)]
+        self._prefix = prefix
+        if not _HTTP_PREFIX.startswith(prefix):
+            self._fail()
+            hint = " (a TLS server on a plain-text connection?)" if prefix[:1] == b"\x16" else ""
+            raise RemoteProtocolError(f"the response does not start with 'HTTP/'{hint}")
 
     def _check_transfer_encoding(self, value: bytes) -> None:
         if self._te_seen:
