@@ -14,6 +14,9 @@ import pytest
 
 from hyperhttp import RemoteProtocolError
 from hyperhttp._protocol.h1_client import (
+    MAX_HEADER_BYTES,
+    MAX_HEADER_COUNT,
+    MAX_INTERIM_RESPONSES,
     ResponseEnd,
     ResponseHead,
     ResponseParser,
@@ -181,3 +184,138 @@ def test_http_1_0_response_is_reported_as_such(mode: str) -> None:
         b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi", mode
     )
     assert parsed.parser.reusable
+
+
+# -- F-14 / F-15: caps on the head ----------------------------------------------------------
+
+
+def head_of_size(total: int, *, lines: int = 1) -> bytes:
+    """A complete 200 head of exactly ``total`` bytes, padded in ``lines`` header lines."""
+    start = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+    fixed = len(start) + 2 + lines * len(b"X: \r\n")
+    pad = total - fixed
+    sizes = [pad // lines + (1 if i < pad % lines else 0) for i in range(lines)]
+    head = start + b"".join(b"X: " + b"v" * size + b"\r\n" for size in sizes) + b"\r\n"
+    assert len(head) == total
+    return head
+
+
+@pytest.mark.parametrize("lines", [1, 50])
+def test_a_head_of_exactly_the_cap_is_accepted(lines: int, mode: str) -> None:
+    parsed = parse(head_of_size(MAX_HEADER_BYTES, lines=lines), mode)
+    assert parsed.head.status_code == 200
+    assert parsed.parser.complete
+
+
+@pytest.mark.parametrize("lines", [1, 50])
+def test_a_head_one_byte_over_the_cap_is_rejected(lines: int, mode: str) -> None:
+    message = rejects(head_of_size(MAX_HEADER_BYTES + 1, lines=lines), mode)
+    assert str(MAX_HEADER_BYTES) in message
+
+
+def test_the_status_line_counts_against_the_head_cap(mode: str) -> None:
+    start = b"HTTP/1.1 200 "
+    rest = b"\r\nContent-Length: 0\r\n\r\n"
+    at_cap = start + b"r" * (MAX_HEADER_BYTES - len(start) - len(rest)) + rest
+    assert parse(at_cap, mode).head.status_code == 200
+    over = start + b"r" * (MAX_HEADER_BYTES + 1 - len(start) - len(rest)) + rest
+    rejects(over, mode)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"HTTP/1.1 200 " + b"r" * (100 * 1024),  # 100 KiB status line, never ends
+        b"HTTP/1.1 200 OK\r\nX: " + b"v" * (100 * 1024),  # one 100 KiB header line
+        b"HTTP/1.1 200 OK\r\n" + b"X-Header: value\r\n" * 70_000,  # 1 MiB head
+        b"HTTP/1.1 200 OK\r\n" + b"X" * (100 * 1024),  # a field name that never ends
+    ],
+    ids=["status-line", "header-line", "header-block", "field-name"],
+)
+def test_an_endless_head_is_cut_at_the_cap(data: bytes, mode: str) -> None:
+    # Fed byte by byte, the error must come at the cap, not when the flood ends.
+    parser = ResponseParser()
+    parser.expect(b"GET")
+    fed = 0
+    with pytest.raises(RemoteProtocolError):
+        for piece in pieces(data, mode):
+            parser.feed(piece)
+            fed += len(piece)
+    if mode == "bytewise":
+        assert fed <= MAX_HEADER_BYTES + 1
+    assert not parser.reusable
+
+
+def test_header_count_at_the_cap_is_accepted(mode: str) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n" + b"X: y\r\n" * (MAX_HEADER_COUNT - 1)
+    parsed = parse(head + b"\r\n", mode)
+    assert len(parsed.head.headers) == MAX_HEADER_COUNT
+
+
+@pytest.mark.parametrize("name", [b"X", b"Set-Cookie"])
+def test_header_count_over_the_cap_is_rejected(name: bytes, mode: str) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n" + (name + b": y\r\n") * MAX_HEADER_COUNT
+    assert str(MAX_HEADER_COUNT) in rejects(head + b"\r\n", mode)
+    rejects(b"HTTP/1.1 200 OK\r\n" + (name + b": y\r\n") * 10_000 + b"\r\n", "whole")
+
+
+# -- F-18 / F-19: interim responses ---------------------------------------------------------
+
+FINAL = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
+
+
+def test_interim_responses_are_skipped(mode: str) -> None:
+    data = (
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+        b"HTTP/1.1 103 Early Hints\r\nLink: </b.css>\r\n\r\n" + FINAL
+    )
+    parsed = parse(data, mode)
+    assert parsed.head.status_code == 200
+    assert parsed.head.headers == [(b"Content-Length", b"2")]  # no Link from the 103s
+    assert parsed.body == b"hi"
+    assert parsed.parser.reusable
+
+
+def test_interim_responses_up_to_the_cap_are_skipped(mode: str) -> None:
+    data = b"HTTP/1.1 100 Continue\r\n\r\n" * MAX_INTERIM_RESPONSES + FINAL
+    assert parse(data, mode).body == b"hi"
+
+
+def test_one_interim_response_over_the_cap_is_rejected(mode: str) -> None:
+    data = b"HTTP/1.1 100 Continue\r\n\r\n" * (MAX_INTERIM_RESPONSES + 1) + FINAL
+    assert "interim" in rejects(data, mode)
+    rejects(b"HTTP/1.1 100 Continue\r\n\r\n" * 10_000 + FINAL, "whole")
+
+
+def test_interim_heads_count_against_the_head_cap(mode: str) -> None:
+    interim = b"HTTP/1.1 100 Continue\r\n" + b"X: " + b"v" * 30_000 + b"\r\n\r\n"
+    rejects(interim * 3 + FINAL, mode)
+
+
+def test_an_interim_response_with_endless_headers_is_cut(mode: str) -> None:
+    data = b"HTTP/1.1 100 Continue\r\n" + b"X: y\r\n" * 20_000
+    parser = ResponseParser()
+    parser.expect(b"GET")
+    with pytest.raises(RemoteProtocolError):
+        for piece in pieces(data, mode):
+            parser.feed(piece)
+
+
+def test_an_unrequested_101_is_an_error(mode: str) -> None:
+    data = (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+        b"\r\n\x81\x05hello"
+    )
+    assert "101" in rejects(data, mode)
+    rejects(b"HTTP/1.1 101 Switching Protocols\r\nContent-Length: 3\r\n\r\nabc", mode)
+    rejects(
+        b"HTTP/1.1 101 Switching Protocols\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", mode
+    )
+
+
+def test_an_upgrade_header_on_a_200_is_just_a_header(mode: str) -> None:
+    data = b"HTTP/1.1 200 OK\r\nUpgrade: h2c\r\nConnection: upgrade\r\nContent-Length: 2\r\n\r\nhi"
+    parsed = parse(data, mode)
+    assert parsed.body == b"hi"
+    assert parsed.ends

@@ -120,6 +120,7 @@ class ResponseParser:
         "_complete",
         "_events",
         "_failed",
+        "_fed_head",
         "_head_bytes",
         "_head_done",
         "_headers",
@@ -157,6 +158,7 @@ class ResponseParser:
         self._surplus = False
         self._interim_count = 0
         self._head_bytes = 0
+        self._fed_head = 0
         self._prefix = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._trailers: list[tuple[bytes, bytes]] = []
@@ -182,6 +184,7 @@ class ResponseParser:
         self._surplus = False
         self._interim_count = 0
         self._head_bytes = 0
+        self._fed_head = 0
         self._prefix = b""
         self._reset_message()
 
@@ -241,8 +244,11 @@ class ResponseParser:
             self._fail()
             raise
         if not self._head_done and not self._complete:
-            self._head_bytes += len(data)
-            if self._head_bytes > self._max_header_bytes:
+            # Every byte so far belongs to a head (1xx heads included): this bounds a head
+            # that never ends, however it is drip-fed. Complete heads are measured exactly
+            # by the callbacks instead (the last read may carry body bytes too).
+            self._fed_head += len(data)
+            if self._fed_head > self._max_header_bytes:
                 self._fail()
                 raise RemoteProtocolError(
                     f"response header block exceeds {self._max_header_bytes} bytes"
@@ -260,7 +266,7 @@ class ResponseParser:
             self._complete = True
             self._keep_alive = False
             return [ResponseEnd([])]
-        if not self._head_done and self._head_bytes == 0 and self._interim_count == 0:
+        if not self._head_done and self._fed_head == 0 and self._interim_count == 0:
             raise RemoteProtocolError("server closed the connection without sending a response")
         if not self._head_done:
             raise RemoteProtocolError("server closed the connection in the middle of the headers")
@@ -283,6 +289,7 @@ class ResponseParser:
     def on_status(self, status: bytes) -> None:
         # llhttp reports the reason phrase in as many pieces as it arrived in.
         self._reason += status
+        self._count_head_bytes(len(status))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if self._complete:
@@ -296,11 +303,7 @@ class ResponseParser:
                 raise RemoteProtocolError(f"more than {self._max_header_count} trailer fields")
             self._trailers.append((name, value))
             return
-        self._head_bytes += len(name) + len(value) + 4
-        if self._head_bytes > self._max_header_bytes:
-            raise RemoteProtocolError(
-                f"response header block exceeds {self._max_header_bytes} bytes"
-            )
+        self._count_head_bytes(len(name) + len(value) + 4)  # "name: value\r\n"
         if len(self._headers) >= self._max_header_count:
             raise RemoteProtocolError(f"response has more than {self._max_header_count} headers")
         if len(name) == 17 and name.lower() == b"transfer-encoding":
@@ -321,6 +324,8 @@ class ResponseParser:
         reason = self._reason
         if reason.translate(None, _BAD_REASON) != reason:
             raise RemoteProtocolError("control character in the reason phrase")
+        # "HTTP/1.1 200 " + CRLF (the reason itself was counted as it came), final CRLF.
+        self._count_head_bytes((15 if reason else 14) + 2)
         if status < 200:
             if status == 101:
                 return  # llhttp raises HttpParserUpgrade right after this callback
@@ -377,6 +382,15 @@ class ResponseParser:
         self._body_until_close = False
         self._te_seen = False
         self._te_chunked = False
+
+    def _count_head_bytes(self, count: int) -> None:
+        # Status lines and fields of the final head and every 1xx head before it, as they
+        # appear on the wire when fields are written "name: value".
+        self._head_bytes += count
+        if self._head_bytes > self._max_header_bytes:
+            raise RemoteProtocolError(
+                f"response header block exceeds {self._max_header_bytes} bytes"
+            )
 
     def _check_prefix(self, data: bytes) -> None:
         # llhttp also takes "RTSP/1.0" and "ICE/1.0" status lines (as version 1.0): protocol
