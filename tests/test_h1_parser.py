@@ -319,3 +319,51 @@ def test_an_upgrade_header_on_a_200_is_just_a_header(mode: str) -> None:
     parsed = parse(data, mode)
     assert parsed.body == b"hi"
     assert parsed.ends
+
+
+# -- F-20: responses without a body whatever their headers say ------------------------------
+
+NO_BODY_CASES = [
+    (b"HEAD", b"200 OK"),
+    (b"GET", b"204 No Content"),
+    (b"GET", b"304 Not Modified"),
+    (b"HEAD", b"304 Not Modified"),
+]
+FRAMING = [b"Content-Length: 10\r\n", b"Transfer-Encoding: chunked\r\n"]
+
+
+@pytest.mark.parametrize(("method", "status"), NO_BODY_CASES)
+@pytest.mark.parametrize("framing", FRAMING)
+def test_bodyless_response_ends_with_its_head(
+    method: bytes, status: bytes, framing: bytes, mode: str
+) -> None:
+    parsed = parse(b"HTTP/1.1 %b\r\n%b\r\n" % (status, framing), mode, method=method)
+    assert parsed.body == b""
+    assert parsed.ends and parsed.parser.complete
+    assert parsed.parser.reusable
+
+
+@pytest.mark.parametrize(("method", "status"), NO_BODY_CASES)
+@pytest.mark.parametrize("framing", FRAMING)
+@pytest.mark.parametrize(
+    "extra",
+    [b"0123456789", b"0\r\n\r\n", b"5\r\nhello\r\n0\r\n\r\n", b"HTTP/1.1 200 OK\r\n\r\n"],
+)
+def test_bytes_after_a_bodyless_response_make_the_connection_unusable(
+    method: bytes, status: bytes, framing: bytes, extra: bytes, mode: str
+) -> None:
+    data = b"HTTP/1.1 %b\r\n%b\r\n%b" % (status, framing, extra)
+    parsed = parse(data, mode, method=method)
+    assert parsed.body == b""
+    assert len(parsed.ends) == 1
+    assert parsed.parser.has_surplus
+    assert not parsed.parser.reusable
+
+
+def test_head_after_interim_responses(mode: str) -> None:
+    data = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
+    parsed = parse(data, mode, method=b"HEAD")
+    assert parsed.head.status_code == 200
+    assert parsed.parser.reusable
+    parsed = parse(data + b"0123456789", mode, method=b"HEAD")
+    assert not parsed.parser.reusable

@@ -123,6 +123,7 @@ class ResponseParser:
         "_fed_head",
         "_head_bytes",
         "_head_done",
+        "_head_tail",
         "_headers",
         "_interim_count",
         "_is_head_request",
@@ -159,6 +160,7 @@ class ResponseParser:
         self._interim_count = 0
         self._head_bytes = 0
         self._fed_head = 0
+        self._head_tail = b""
         self._prefix = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._trailers: list[tuple[bytes, bytes]] = []
@@ -185,6 +187,7 @@ class ResponseParser:
         self._interim_count = 0
         self._head_bytes = 0
         self._fed_head = 0
+        self._head_tail = b""
         self._prefix = b""
         self._reset_message()
 
@@ -213,6 +216,13 @@ class ResponseParser:
         if self._complete:
             self._surplus = True
             return []
+        if self._is_head_request and not self._head_done:
+            return self._feed_head_response(data)
+        return self._feed(data)
+
+    def _feed(self, data: bytes) -> list[Event]:
+        parser = self._parser
+        assert parser is not None
         if len(self._prefix) < 5:
             self._check_prefix(data)
         events: list[Event] = []
@@ -253,6 +263,30 @@ class ResponseParser:
                 raise RemoteProtocolError(
                     f"response header block exceeds {self._max_header_bytes} bytes"
                 )
+        return events
+
+    def _feed_head_response(self, data: bytes) -> list[Event]:
+        # The response to HEAD ends with its head, but llhttp does not know that and would
+        # quietly eat what follows as body (chunk-size digits give no callback at all). So
+        # the head is fed up to each blank line (one per 1xx head, then the final one:
+        # llhttp rejects bare LF, so CRLFCRLF is the only way a head ends) and anything
+        # after the final head is surplus, never parsed.
+        events: list[Event] = []
+        while data:
+            window = self._head_tail + data
+            end = window.find(b"\r\n\r\n")
+            if end < 0:
+                self._head_tail = window[-3:]
+                events += self._feed(data)
+                return events
+            cut = end + 4 - len(self._head_tail)
+            self._head_tail = b""
+            events += self._feed(data[:cut])
+            data = data[cut:]
+            if self._complete:
+                if data:
+                    self._surplus = True
+                break
         return events
 
     def feed_eof(self) -> list[Event]:
