@@ -367,3 +367,62 @@ def test_head_after_interim_responses(mode: str) -> None:
     assert parsed.parser.reusable
     parsed = parse(data + b"0123456789", mode, method=b"HEAD")
     assert not parsed.parser.reusable
+
+
+# -- F-16 / F-17: truncation and EOF at every stage -----------------------------------------
+
+
+def test_truncated_content_length_body_says_received_and_expected(mode: str) -> None:
+    data = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nHello, wor"
+    message = rejects(data, mode, eof=True)
+    assert "10" in message and "13" in message
+
+
+def test_truncated_body_with_a_zero_padded_length_is_still_a_typed_error(mode: str) -> None:
+    # llhttp accepts any number of leading zeros; Python's int() refuses > 4300 digits.
+    length = b"0" * 4999 + b"5"
+    data = b"HTTP/1.1 200 OK\r\nContent-Length: " + length + b"\r\n\r\nhe"
+    assert "2 of 5" in rejects(data, "whole", eof=True)
+    parsed = parse(data + b"llo", mode)
+    assert parsed.body == b"hello"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        CHUNKED_HEAD,
+        CHUNKED_HEAD + b"5\r\nhello\r\n",  # no last chunk
+        CHUNKED_HEAD + b"5\r\nhel",  # inside chunk data
+        CHUNKED_HEAD + b"5\r\nhello\r\n1",  # inside a chunk-size line
+        CHUNKED_HEAD + b"5\r\nhello\r\n0\r\n",  # before the final CRLF
+        CHUNKED_HEAD + b"5\r\nhello\r\n0\r\nX: 1\r\n",  # inside trailers
+    ],
+)
+def test_truncated_chunked_body_is_an_error(data: bytes, mode: str) -> None:
+    message = rejects(data, mode, eof=True)
+    assert "before the body was complete" in message
+
+
+def test_eof_before_any_byte_is_distinguished_from_a_partial_response() -> None:
+    none = rejects(b"", "whole", eof=True)
+    assert "without sending a response" in none
+    for partial in (b"H", b"HTTP/1.1 20", b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 200 OK\r\nX: y"):
+        message = rejects(partial, "whole", eof=True)
+        assert "without sending a response" not in message
+        assert "headers" in message
+    after_interim = rejects(b"HTTP/1.1 100 Continue\r\n\r\n", "whole", eof=True)
+    assert "without sending a response" not in after_interim
+
+
+def test_read_until_close_body_ends_at_eof(mode: str) -> None:
+    parsed = parse(b"HTTP/1.1 200 OK\r\n\r\nbody\r\n...", mode, eof=True)
+    assert parsed.body == b"body\r\n..."
+    assert parsed.ends
+    assert not parsed.parser.reusable
+
+
+def test_read_until_close_body_is_incomplete_without_eof(mode: str) -> None:
+    parsed = parse(b"HTTP/1.1 200 OK\r\n\r\nbody", mode)
+    assert parsed.body == b"body"
+    assert not parsed.ends
+    assert not parsed.parser.complete

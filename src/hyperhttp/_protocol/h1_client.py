@@ -456,7 +456,9 @@ def _has_content_length(headers: list[tuple[bytes, bytes]]) -> bool:
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     for name, value in headers:
         if len(name) == 14 and name.lower() == b"content-length":
-            return int(value)  # llhttp accepted it: ASCII digits only, no overflow
+            # llhttp accepted it: ASCII digits, value below 2**64. Leading zeros are not
+            # limited, and int() refuses strings over 4300 digits: strip them first.
+            return int(value.strip().lstrip(b"0") or b"0")
     return None
 
 
