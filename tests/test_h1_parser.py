@@ -426,3 +426,221 @@ def test_read_until_close_body_is_incomplete_without_eof(mode: str) -> None:
     assert parsed.body == b"body"
     assert not parsed.ends
     assert not parsed.parser.complete
+
+
+# -- F-01..F-08: body framing ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+        b"Content-Length: 0\r\nTransfer-Encoding: chunked\r\n",
+    ],
+)
+def test_content_length_with_transfer_encoding_is_rejected(headers: bytes, mode: str) -> None:
+    data = b"HTTP/1.1 200 OK\r\n" + headers + b"\r\n5\r\nhello\r\n0\r\n\r\n"
+    rejects(data, mode)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"Content-Length: 5\r\nContent-Length: 6\r\n",
+        b"Content-Length: 5, 6\r\n",
+        b"Content-Length: 1 , 1,2\r\n",
+        # Identical duplicates may be merged (RFC 9112 6.3); we stay strict.
+        b"Content-Length: 5, 5\r\n",
+        b"Content-Length: 5\r\nContent-Length: 5\r\n",
+    ],
+)
+def test_duplicate_content_lengths_are_rejected(headers: bytes, mode: str) -> None:
+    rejects(b"HTTP/1.1 200 OK\r\n" + headers + b"\r\nhello!", mode)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"-1",
+        b"+5",
+        b"0x20",
+        b" 5 5",
+        b"",
+        b"1_000",
+        "\u0663".encode(),  # ARABIC-INDIC DIGIT THREE
+        "\u00b2".encode("latin-1"),  # SUPERSCRIPT TWO
+        "\u00b2".encode(),
+        b"9" * 21,
+        b"1" * 5000,
+        b"42s",
+        b"5\x00",
+    ],
+)
+def test_invalid_content_length_values_are_rejected(value: bytes, mode: str) -> None:
+    rejects(b"HTTP/1.1 200 OK\r\nContent-Length: " + value + b"\r\n\r\nhello", mode)
+
+
+def test_content_length_digit_cap(mode: str) -> None:
+    # 2**64 - 1 has 20 digits; llhttp rejects any value above it (no int() involved).
+    parsed = parse(b"HTTP/1.1 200 OK\r\nContent-Length: " + b"0" * 19 + b"5\r\n\r\nhello", mode)
+    assert parsed.body == b"hello"
+    rejects(b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 20 + b"\r\n\r\n", mode)
+
+
+def test_chunked_body_is_decoded(mode: str) -> None:
+    data = CHUNKED_HEAD + b"5\r\nhello\r\nA\r\n, world!!!\r\n0\r\n\r\n"
+    parsed = parse(data, mode)
+    assert parsed.body == b"hello, world!!!"
+    assert parsed.trailers == []
+    assert parsed.parser.reusable
+
+
+def test_transfer_encoding_is_case_insensitive(mode: str) -> None:
+    data = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+    assert parse(data, mode).body == b"hi"
+
+
+@pytest.mark.parametrize(
+    "size_line",
+    [
+        b"0x10",
+        b"+a",
+        b"-1",
+        b" a",
+        b"a_b",
+        b"",
+        b"9" * 17,
+        b"9" * 100,
+        b"10\x00",
+        b"5   \t",  # trailing whitespace: llhttp's strict default
+        b"5 ;",
+        b"5;",
+        b"5;a=b\nc",  # bare LF in an extension
+        b"5;a=b\rc",  # bare CR in an extension
+        b'5;a="x',  # unbalanced quote
+        b'5;a="x\x00"',
+    ],
+)
+def test_bad_chunk_size_lines_are_rejected(size_line: bytes, mode: str) -> None:
+    rejects(CHUNKED_HEAD + size_line + b"\r\nhello\r\n0\r\n\r\n", mode)
+
+
+def test_sixteen_hex_digits_are_accepted(mode: str) -> None:
+    parsed = parse(CHUNKED_HEAD + b"0" * 15 + b"5\r\nhello\r\n0\r\n\r\n", mode)
+    assert parsed.body == b"hello"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"3\r\nxxx__1a\r\n",
+        b"3\r\nxxx\r_1a\r\n",
+        b"3\r\nxxx_\n1a\r\n",
+        b"3\r\nxxx3\r\nyyy\r\n0\r\n\r\n",  # no CRLF between chunks
+        b"3\r\nxxx\n0\r\n\r\n",  # bare LF after chunk data
+    ],
+)
+def test_chunk_data_must_end_with_crlf(data: bytes, mode: str) -> None:
+    rejects(CHUNKED_HEAD + data, mode)
+
+
+@pytest.mark.parametrize(
+    "extension", [b";a=b", b';a="x;y"', b";a", b";a=b;c=d", b";a=" + b"b" * 4096]
+)
+def test_well_formed_chunk_extensions_are_ignored(extension: bytes, mode: str) -> None:
+    parsed = parse(CHUNKED_HEAD + b"5" + extension + b"\r\nhello\r\n0\r\n\r\n", mode)
+    assert parsed.body == b"hello"
+    assert parsed.parser.reusable
+
+
+def test_an_endless_chunk_extension_is_cut(mode: str) -> None:
+    data = CHUNKED_HEAD + b"5;a=" + b"b" * (1024 * 1024) + b"\r\nhello\r\n0\r\n\r\n"
+    rejects(data, mode)
+
+
+def test_many_small_chunks_are_not_mistaken_for_endless_framing() -> None:
+    data = CHUNKED_HEAD + b"1;e=v\r\nx\r\n" * 100_000 + b"0\r\n\r\n"
+    assert parse(data, "whole").body == b"x" * 100_000
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"gzip",
+        b"chunked, gzip",
+        b"gzip, chunked",
+        b"chunked, chunked",
+        b"xchunked",
+        b",chunked",
+        b"chunked, identity",
+        b"identity",
+        b"",
+    ],
+)
+def test_transfer_encodings_other_than_chunked_are_rejected(value: bytes, mode: str) -> None:
+    data = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: " + value + b"\r\n\r\n0\r\n\r\n"
+    rejects(data, mode)
+
+
+def test_two_transfer_encoding_lines_are_rejected(mode: str) -> None:
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"
+    rejects(head + b"\r\n0\r\n\r\n", mode)
+
+
+def test_transfer_encoding_in_http_1_0_is_rejected(mode: str) -> None:
+    rejects(b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", mode)
+
+
+# -- F-07: trailers -------------------------------------------------------------------------
+
+
+def test_trailers_are_kept_apart_from_headers(mode: str) -> None:
+    data = CHUNKED_HEAD + b"5\r\nhello\r\n0\r\nX-Checksum: abc\r\nHost: evil\r\n\r\n"
+    parsed = parse(data, mode)
+    assert parsed.head.headers == [(b"Transfer-Encoding", b"chunked")]
+    assert parsed.trailers == [(b"X-Checksum", b"abc"), (b"Host", b"evil")]
+    assert parsed.body == b"hello"
+    assert parsed.parser.reusable
+
+
+@pytest.mark.parametrize(
+    "trailer",
+    [
+        b"X: a\x00b\r\n",
+        b"X: a\rb\r\n",
+        b"X\x01: a\r\n",
+        b"Content-Length: 5\r\n",  # llhttp applies its CL+TE rule to trailers too
+    ],
+)
+def test_bad_trailers_are_rejected(trailer: bytes, mode: str) -> None:
+    rejects(CHUNKED_HEAD + b"5\r\nhello\r\n0\r\n" + trailer + b"\r\n", mode)
+
+
+def test_trailers_without_crs_are_rejected(mode: str) -> None:
+    rejects(CHUNKED_HEAD + b"5\r\nhello\r\n0\nX: 1\n\n", mode)
+
+
+def test_a_1_mib_trailer_is_rejected(mode: str) -> None:
+    data = CHUNKED_HEAD + b"0\r\nX: " + b"a" * (1024 * 1024) + b"\r\n\r\n"
+    rejects(data, mode)
+
+
+def test_an_endless_drip_fed_trailer_line_is_cut_early() -> None:
+    # httptools grows a field value until its line ends: the cap must not wait for that.
+    parser = ResponseParser()
+    parser.expect(b"GET")
+    parser.feed(CHUNKED_HEAD + b"5\r\nhello\r\n0\r\nX: ")
+    fed = 0
+    with pytest.raises(RemoteProtocolError):
+        while fed < 1024 * 1024:
+            parser.feed(b"a" * 1024)
+            fed += 1024
+    assert fed <= MAX_HEADER_BYTES + 1024
+
+
+def test_trailer_count_cap(mode: str) -> None:
+    at_cap = b"T: 1\r\n" * MAX_HEADER_COUNT
+    parsed = parse(CHUNKED_HEAD + b"0\r\n" + at_cap + b"\r\n", mode)
+    assert len(parsed.trailers) == MAX_HEADER_COUNT
+    rejects(CHUNKED_HEAD + b"0\r\n" + at_cap + b"T: 1\r\n\r\n", mode)

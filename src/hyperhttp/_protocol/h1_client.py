@@ -29,6 +29,8 @@ obs-fold, bad chunk sizes and bad tokens. This module adds what llhttp leaves to
   request-smuggling door);
 * caps on header bytes and count, counted across reads, so a drip-fed header block cannot
   grow memory without bound;
+* the same byte cap on chunk framing that carries no body data (chunk extensions, trailers),
+  so an endless extension or trailer line is cut too;
 * a connection is reusable only if the response said keep-alive *and* no byte followed the
   end of the message (surplus bytes mean the peer and we disagree on framing).
 """
@@ -105,6 +107,8 @@ Event = ResponseHead | bytes | ResponseEnd
 
 _HEAD: Final = b"HEAD"
 _HTTP_PREFIX: Final = b"HTTP/"
+# Reads longer than this are fed in slices while the head or a chunked body is being parsed.
+_SLICE: Final = 16 * 1024
 # reason-phrase = *( HTAB / SP / VCHAR / obs-text ): other C0 controls and DEL are errors
 # (llhttp lets a NUL through).
 _BAD_REASON: Final = bytes(b for b in range(32) if b != 9) + b"\x7f"
@@ -121,6 +125,7 @@ class ResponseParser:
         "_events",
         "_failed",
         "_fed_head",
+        "_framing_run",
         "_head_bytes",
         "_head_done",
         "_head_tail",
@@ -171,6 +176,7 @@ class ResponseParser:
         self._body_until_close = False
         self._te_seen = False
         self._te_chunked = False
+        self._framing_run = 0
 
     # -- public API -------------------------------------------------------------------------
 
@@ -218,11 +224,27 @@ class ResponseParser:
             return []
         if self._is_head_request and not self._head_done:
             return self._feed_head_response(data)
+        if len(data) > _SLICE and (self._te_chunked or not self._head_done):
+            return self._feed_sliced(data)
         return self._feed(data)
 
-    def _feed(self, data: bytes) -> list[Event]:
+    def _feed_sliced(self, data: bytes) -> list[Event]:
+        # Chunk framing is measured per feed (see _feed); slicing big reads keeps that
+        # measure within _SLICE bytes of exact. Memoryviews: no copies.
+        events: list[Event] = []
+        view = memoryview(data)
+        for start in range(0, len(data), _SLICE):
+            if self._complete or self._failed:
+                self._surplus = True
+                break
+            events += self._feed(view[start : start + _SLICE])
+        return events
+
+    def _feed(self, data: bytes | memoryview) -> list[Event]:
         parser = self._parser
         assert parser is not None
+        head_was_done = self._head_done
+        body_before = self._body_received
         if len(self._prefix) < 5:
             self._check_prefix(data)
         events: list[Event] = []
@@ -263,6 +285,21 @@ class ResponseParser:
                 raise RemoteProtocolError(
                     f"response header block exceeds {self._max_header_bytes} bytes"
                 )
+        elif head_was_done and self._te_chunked and not self._complete:
+            # Bytes of chunk framing with no body byte among them: chunk-size lines with
+            # their extensions, and trailers. llhttp buffers nothing of an extension, but
+            # httptools does grow a trailer field until its line ends; either way a peer
+            # sending framing that never ends is cut here.
+            if self._body_received != body_before:
+                self._framing_run = 0
+            else:
+                self._framing_run += len(data)
+                if self._framing_run > self._max_header_bytes:
+                    self._fail()
+                    raise RemoteProtocolError(
+                        f"more than {self._max_header_bytes} bytes of chunk framing "
+                        "(chunk extensions or trailers) without body data"
+                    )
         return events
 
     def _feed_head_response(self, data: bytes) -> list[Event]:
@@ -416,6 +453,7 @@ class ResponseParser:
         self._body_until_close = False
         self._te_seen = False
         self._te_chunked = False
+        self._framing_run = 0
 
     def _count_head_bytes(self, count: int) -> None:
         # Status lines and fields of the final head and every 1xx head before it, as they
@@ -426,11 +464,11 @@ class ResponseParser:
                 f"response header block exceeds {self._max_header_bytes} bytes"
             )
 
-    def _check_prefix(self, data: bytes) -> None:
+    def _check_prefix(self, data: bytes | memoryview) -> None:
         # llhttp also takes "RTSP/1.0" and "ICE/1.0" status lines (as version 1.0): protocol
         # confusion. Checked on the first bytes, so a TLS reply to a plain-text request fails
         # at once rather than after a timeout.
-        prefix = self._prefix + data[: 5 - len(self._prefix)]
+        prefix = self._prefix + bytes(data[: 5 - len(self._prefix)])
         self._prefix = prefix
         if not _HTTP_PREFIX.startswith(prefix):
             self._fail()
