@@ -644,3 +644,120 @@ def test_trailer_count_cap(mode: str) -> None:
     parsed = parse(CHUNKED_HEAD + b"0\r\n" + at_cap + b"\r\n", mode)
     assert len(parsed.trailers) == MAX_HEADER_COUNT
     rejects(CHUNKED_HEAD + b"0\r\n" + at_cap + b"T: 1\r\n\r\n", mode)
+
+
+# -- F-09..F-12: field syntax ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 0\r\n\r\n",  # obs-fold
+        b"HTTP/1.1 200 OK\r\nX: a\r\n\tb\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n  x: y\r\nContent-Length: 0\r\n\r\n",  # fold on the first line
+        b"HTTP/1.1 200 OK\r\n x: y\r\nContent-Length: 0\r\n\r\n",
+    ],
+)
+def test_obs_fold_is_rejected(data: bytes, mode: str) -> None:
+    rejects(data, mode)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"HTTP/1.1 200 OK\nA: b\nContent-Length: 0\n\n",  # bare LF (we stay strict)
+        b"HTTP/1.1 200 OK\r\nA: b\nContent-Length: 0\r\n\r\n",  # mixed
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\n",
+        b"HTTP/1.1 200\rOK\r\nContent-Length: 0\r\n\r\n",  # bare CR
+        b"HTTP/1.1 200 OK\r\nA: b\rC: d\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\r\n",
+    ],
+)
+def test_bare_lf_and_bare_cr_are_rejected(data: bytes, mode: str) -> None:
+    rejects(data, mode)
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        b"X: a\x00b",
+        b"X: a\x01b",
+        b"X: a\x7fb",
+        b"X: a\x1bb",
+        b"X\x01: a",
+        b"X\xff: a",
+        b"X\x00: a",
+        b"Foo : bar",  # space before colon
+        b"Foo\t: bar",
+        b": bar",  # empty name
+        b"Foo",  # no colon
+        b"Foo bar: x",  # space in name
+        b'Foo"bar: x',
+        b"F(o): x",
+    ],
+)
+def test_bad_field_lines_are_rejected(field: bytes, mode: str) -> None:
+    rejects(b"HTTP/1.1 200 OK\r\n" + field + b"\r\nContent-Length: 0\r\n\r\n", mode)
+
+
+def test_field_values_keep_tabs_and_obs_text(mode: str) -> None:
+    parsed = parse(ok(headers=b"X: a\tb \xe9\xff\r\n"), mode)
+    assert (b"X", b"a\tb \xe9\xff") in parsed.head.headers
+
+
+# -- F-22: surplus bytes --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",  # a second, unrequested response
+        b"garbage",
+        # Not b"\r\n": llhttp skips empty lines between messages when they arrive in the
+        # same read as the response (they are consumed, so nothing is left to desync on).
+        b"\x00",
+    ],
+)
+def test_bytes_after_a_complete_response_make_the_connection_unusable(
+    extra: bytes, mode: str
+) -> None:
+    parsed = parse(ok(b"hi") + extra, mode)
+    assert parsed.body == b"hi"
+    assert len(parsed.heads) == 1 and len(parsed.ends) == 1
+    assert parsed.parser.complete
+    assert parsed.parser.has_surplus
+    assert not parsed.parser.reusable
+
+
+def test_bytes_after_a_connection_close_response_are_not_a_second_response(mode: str) -> None:
+    parsed = parse(ok(b"hi", headers=b"Connection: close\r\n") + ok(b"evil"), mode)
+    assert parsed.body == b"hi"
+    assert len(parsed.heads) == 1
+    assert not parsed.parser.reusable
+
+
+def test_bytes_with_no_request_outstanding_are_surplus() -> None:
+    parser = ResponseParser()
+    assert parser.feed(ok(b"hi")) == []
+    assert parser.has_surplus
+
+
+def test_the_parser_carries_a_second_response_after_a_clean_first(mode: str) -> None:
+    parser = ResponseParser()
+    for body in (b"one", b"second"):
+        parser.expect(b"GET")
+        parsed = Parsed(parser)
+        for piece in pieces(ok(body), mode):
+            collect(parsed, parser.feed(piece))
+        assert parsed.body == body
+        assert parser.reusable
+
+
+def test_after_an_error_the_parser_refuses_more_work() -> None:
+    parser = ResponseParser()
+    parser.expect(b"GET")
+    with pytest.raises(RemoteProtocolError):
+        parser.feed(b"HTTP/1.1 200 OK\r\nX\x00: y\r\n\r\n")
+    assert not parser.reusable
+    with pytest.raises(RemoteProtocolError):
+        parser.expect(b"GET")
