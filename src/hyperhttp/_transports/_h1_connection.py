@@ -185,7 +185,7 @@ class HTTP11Connection(asyncio.Protocol):
         response = Response(
             head.status_code,
             headers=Headers.from_raw(head.headers),
-            stream=H1ResponseStream(self, timeout.read),
+            stream=H1ResponseStream(self, timeout.read, request),
             request=request,
             http_version=head.http_version,
             reason_phrase=_reason(head),
@@ -428,11 +428,22 @@ class HTTP11Connection(asyncio.Protocol):
 class H1ResponseStream(ResponseStream):
     """The body of one response on an :class:`HTTP11Connection`."""
 
-    __slots__ = ("_conn", "_read_timeout")
+    __slots__ = ("_conn", "_read_timeout", "_request")
 
-    def __init__(self, conn: HTTP11Connection, read_timeout: float | None) -> None:
+    def __init__(
+        self, conn: HTTP11Connection, read_timeout: float | None, request: Request
+    ) -> None:
         self._conn: HTTP11Connection | None = conn
         self._read_timeout = read_timeout
+        self._request = request
+
+    async def _wait_for_body(self, conn: HTTP11Connection) -> None:
+        try:
+            await conn.wait_for_body(self._read_timeout)
+        except HyperHTTPError as exc:
+            # Errors while reading the body carry the request, as every error does.
+            exc.request = self._request
+            raise
 
     async def aread_all(self, limit: int | None) -> bytes:
         """Every body byte, joined once."""
@@ -441,10 +452,12 @@ class H1ResponseStream(ResponseStream):
             return b""
         while not conn.body_done:
             if limit is not None and conn.buffered > limit:
-                raise ResponseTooLarge(f"response body exceeds {limit} bytes")
-            await conn.wait_for_body(self._read_timeout)
+                raise ResponseTooLarge(
+                    f"response body exceeds {limit} bytes", request=self._request
+                )
+            await self._wait_for_body(conn)
         if limit is not None and conn.buffered > limit:
-            raise ResponseTooLarge(f"response body exceeds {limit} bytes")
+            raise ResponseTooLarge(f"response body exceeds {limit} bytes", request=self._request)
         chunks = conn.take_chunks()
         if len(chunks) == 1:
             return chunks[0]
@@ -463,7 +476,7 @@ class H1ResponseStream(ResponseStream):
                 if conn.buffered:
                     continue
                 return
-            await conn.wait_for_body(self._read_timeout)
+            await self._wait_for_body(conn)
 
     async def aclose(self) -> None:
         """Release the connection (to the pool if its body was fully received)."""
