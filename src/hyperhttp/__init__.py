@@ -1,5 +1,14 @@
 """hyperhttp: a fast, strict async HTTP client, with in-process and real-server test tools."""
 
+from ._auth import (
+    Auth,
+    AuthFlowError,
+    BasicAuth,
+    BearerAuth,
+    DigestAuth,
+    FunctionAuth,
+    NetRCAuth,
+)
 from ._client import USE_CLIENT_DEFAULT, Client, StreamingResponseContext
 from ._config import Limits, Timeout
 from ._exceptions import (
@@ -48,6 +57,10 @@ __all__ = [
     "URL",
     "USE_CLIENT_DEFAULT",
     "AsyncTransport",
+    "Auth",
+    "AuthFlowError",
+    "BasicAuth",
+    "BearerAuth",
     "CircuitBreakerOpen",
     "Client",
     "CloseError",
@@ -56,6 +69,8 @@ __all__ = [
     "DNSError",
     "DecodingError",
     "DecompressionError",
+    "DigestAuth",
+    "FunctionAuth",
     "HTTPStatusError",
     "HTTPTransport",
     "Headers",
@@ -64,6 +79,7 @@ __all__ = [
     "InvalidURL",
     "Limits",
     "LocalProtocolError",
+    "NetRCAuth",
     "NetworkError",
     "PoolTimeout",
     "ProtocolError",
