@@ -258,7 +258,8 @@ def test_build_auth_coerces_the_accepted_shapes() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["user:pass", ["user", "pass"], ("only-one",), ("a", "b", "c"), 42, b"x"]
+    "value",
+    ["user:pass", ["user", "pass"], ("only-one",), ("a", "b", "c"), 42, b"x", BasicAuth, Auth],
 )
 def test_build_auth_rejects_anything_else(value: Any) -> None:
     with pytest.raises(TypeError):

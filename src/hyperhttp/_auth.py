@@ -365,6 +365,8 @@ def build_auth(value: Any) -> Auth | None:
         if len(value) != 2:
             raise TypeError("auth= tuple must be (username, password)")
         return BasicAuth(value[0], value[1])
+    if isinstance(value, type):
+        raise TypeError(f"auth= got the class {value.__name__}; pass an instance")
     if callable(value):
         return FunctionAuth(value)
     raise TypeError(
