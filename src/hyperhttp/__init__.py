@@ -1,8 +1,17 @@
 """hyperhttp: a fast, strict async HTTP client, with in-process and real-server test tools."""
 
+from ._auth import (
+    Auth,
+    BasicAuth,
+    BearerAuth,
+    DigestAuth,
+    FunctionAuth,
+    NetRCAuth,
+)
 from ._client import USE_CLIENT_DEFAULT, Client, StreamingResponseContext
 from ._config import Limits, Timeout
 from ._exceptions import (
+    AuthFlowError,
     CircuitBreakerOpen,
     CloseError,
     ConnectError,
@@ -49,6 +58,10 @@ __all__ = [
     "URL",
     "USE_CLIENT_DEFAULT",
     "AsyncTransport",
+    "Auth",
+    "AuthFlowError",
+    "BasicAuth",
+    "BearerAuth",
     "CircuitBreakerOpen",
     "Client",
     "CloseError",
@@ -57,6 +70,8 @@ __all__ = [
     "DNSError",
     "DecodingError",
     "DecompressionError",
+    "DigestAuth",
+    "FunctionAuth",
     "HTTPStatusError",
     "HTTPTransport",
     "Headers",
@@ -67,6 +82,7 @@ __all__ = [
     "LocalProtocolError",
     "MockResponse",
     "MockTransport",
+    "NetRCAuth",
     "NetworkError",
     "PoolTimeout",
     "ProtocolError",

@@ -13,6 +13,7 @@ from collections.abc import Callable, Generator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final
 
+from ._auth import Auth, AuthTypes, build_auth, run_auth_flow
 from ._config import DEFAULT_TIMEOUT, Limits, Timeout, TimeoutTypes
 from ._content import RequestContent, RequestData, RequestFiles
 from ._exceptions import HyperHTTPError, InvalidURL, TooManyRedirects, UnsupportedProtocol
@@ -55,7 +56,6 @@ _NOT_YET: Final = {
     "circuit_breaker_manager": None,
     "telemetry": None,
     "proxies": None,
-    "auth": None,
 }
 
 
@@ -94,7 +94,7 @@ class Client:
         accept_compressed: bool = True,
         proxies: Any = None,
         trust_env: bool = True,
-        auth: Any = None,
+        auth: AuthTypes = None,
         event_hooks: Any = None,
         transport: AsyncTransport | None = None,
         max_response_size: int | None = None,
@@ -106,7 +106,6 @@ class Client:
             "circuit_breaker_manager": circuit_breaker_manager,
             "telemetry": telemetry,
             "proxies": proxies,
-            "auth": auth,
         }
         for name, value in given.items():
             if value != _NOT_YET[name]:
@@ -127,6 +126,7 @@ class Client:
         self.max_redirects = max_redirects
         self.follow_redirects = follow_redirects
         self._event_hooks = normalize_hooks(event_hooks)
+        self.auth = auth
         self.http2 = http2
         if max_response_size is not None and max_response_size < 0:
             raise ValueError("max_response_size must be >= 0")
@@ -161,6 +161,15 @@ class Client:
     def base_url(self) -> URL | None:
         """Relative request URLs are joined to this."""
         return self._base_url
+
+    @property
+    def auth(self) -> Auth | None:
+        """The client's default auth (``None``: none). Assign a tuple, Auth or callable."""
+        return self._auth
+
+    @auth.setter
+    def auth(self, auth: AuthTypes) -> None:
+        self._auth = build_auth(auth)
 
     @property
     def event_hooks(self) -> EventHooks:
@@ -263,9 +272,14 @@ class Client:
         request: Request,
         *,
         stream: bool = False,
+        auth: AuthTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
         follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Response:
-        """Send a built request. Unless ``stream``, the body is read before returning."""
+        """Send a built request. Unless ``stream``, the body is read before returning.
+
+        ``auth`` overrides the client's (``None`` sends no auth); ``follow_redirects``
+        likewise.
+        """
         if self._closed:
             raise RuntimeError("the client has been closed")
         follow = (
@@ -273,13 +287,38 @@ class Client:
             if isinstance(follow_redirects, _UseClientDefault)
             else follow_redirects
         )
-        response = await self._send_handling_redirects(request, follow)
+        request_auth = self._auth if isinstance(auth, _UseClientDefault) else build_auth(auth)
+        if request_auth is None:
+            response = await self._send_handling_redirects(request, follow)
+        else:
+            response = await self._send_handling_auth(request, request_auth, follow, stream)
         if not stream:
             try:
                 await response.aread()
             except BaseException:
                 await response.aclose()
                 raise
+        return response
+
+    async def _send_handling_auth(
+        self, request: Request, auth: Auth, follow: bool, stream: bool
+    ) -> Response:
+        async def send_one(auth_request: Request) -> Response:
+            response = await self._send_handling_redirects(auth_request, follow)
+            if not stream:
+                # Responses the flow sees are read, so it can call .json() on them (the
+                # RefreshingBearer pattern). Streamed requests follow httpx: set
+                # requires_response_body on the Auth to have them read.
+                try:
+                    await response.aread()
+                except BaseException:
+                    await response.aclose()
+                    raise
+            return response
+
+        result = await run_auth_flow(auth, request, send_one)
+        response = result.response
+        response.history = [*result.history, *response.history]
         return response
 
     async def _send_handling_redirects(self, request: Request, follow: bool) -> Response:
@@ -343,6 +382,7 @@ class Client:
         files: RequestFiles | None = None,
         json: Any = None,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        auth: AuthTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
         follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
         extensions: dict[str, Any] | None = None,
     ) -> Response:
@@ -359,7 +399,7 @@ class Client:
             timeout=timeout,
             extensions=extensions,
         )
-        return await self.send(request, follow_redirects=follow_redirects)
+        return await self.send(request, auth=auth, follow_redirects=follow_redirects)
 
     def stream(
         self,
@@ -373,6 +413,7 @@ class Client:
         files: RequestFiles | None = None,
         json: Any = None,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        auth: AuthTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
         follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
         extensions: dict[str, Any] | None = None,
     ) -> StreamingResponseContext:
@@ -393,7 +434,7 @@ class Client:
             timeout=timeout,
             extensions=extensions,
         )
-        return StreamingResponseContext(self, request, follow_redirects)
+        return StreamingResponseContext(self, request, auth, follow_redirects)
 
     async def get(self, url: URL | str, **kwargs: Any) -> Response:
         """Send a GET request (keyword arguments as for :meth:`request`)."""
@@ -451,22 +492,29 @@ class Client:
 class StreamingResponseContext:
     """What :meth:`Client.stream` returns: await it, or use it with ``async with``."""
 
-    __slots__ = ("_client", "_follow", "_request", "_response")
+    __slots__ = ("_auth", "_client", "_follow", "_request", "_response")
 
-    def __init__(self, client: Client, request: Request, follow: bool | _UseClientDefault) -> None:
+    def __init__(
+        self,
+        client: Client,
+        request: Request,
+        auth: AuthTypes | _UseClientDefault,
+        follow: bool | _UseClientDefault,
+    ) -> None:
         self._client = client
         self._request = request
+        self._auth = auth
         self._follow = follow
         self._response: Response | None = None
 
     def __await__(self) -> Generator[Any, None, Response]:
         return self._client.send(
-            self._request, stream=True, follow_redirects=self._follow
+            self._request, stream=True, auth=self._auth, follow_redirects=self._follow
         ).__await__()
 
     async def __aenter__(self) -> Response:
         self._response = await self._client.send(
-            self._request, stream=True, follow_redirects=self._follow
+            self._request, stream=True, auth=self._auth, follow_redirects=self._follow
         )
         return self._response
 

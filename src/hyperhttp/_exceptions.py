@@ -34,6 +34,7 @@ Everything the public API raises on purpose is a subclass of :class:`HyperHTTPEr
     │   ├── ResponseNotRead ....... .content on a streamed response before aread()
     │   └── RequestNotRead ........ .content on a request with a streaming body
     ├── ResponseTooLarge .......... the body exceeded max_response_size
+    ├── AuthFlowError ............. an auth flow yielded nothing, looped, or cannot answer
     ├── CircuitBreakerOpen ........ the host's breaker is open; nothing was sent
     └── RetryError ................ retries ran out; carries the last error and history
 
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from ._models import Request, Response
 
 __all__ = [
+    "AuthFlowError",
     "CircuitBreakerOpen",
     "CloseError",
     "ConnectError",
@@ -233,6 +235,11 @@ class RequestNotRead(StreamError):
 
 class ResponseTooLarge(HyperHTTPError):
     """The response body is larger than ``max_response_size``."""
+
+
+class AuthFlowError(HyperHTTPError):
+    """An auth flow could not go on: it yielded no request, asked for more than
+    ``MAX_AUTH_ROUNDS`` requests, or met a challenge this Python cannot answer."""
 
 
 class CircuitBreakerOpen(HyperHTTPError):

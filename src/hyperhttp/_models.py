@@ -164,6 +164,10 @@ class Request:
             stream = None
         else:
             stream = self.stream
+            if stream is not None and stream.content_length is not None:
+                # A streamed body read with aread() now has a length: frame it with
+                # Content-Length rather than the chunked framing it was built with.
+                headers.pop("transfer-encoding", None)
         url = changes.pop("url", self.url)
         if "host" in headers and URL(url).netloc != self.url.netloc:
             del headers["host"]
