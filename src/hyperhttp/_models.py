@@ -104,8 +104,16 @@ class Request:
 
     def _set_framing_headers(self) -> None:
         headers = self.headers
-        if "host" not in headers and self.url.host:
-            headers.insert(0, "Host", self.url.netloc)
+        hosts = headers.get_list("host")
+        if not hosts:
+            if self.url.host:
+                headers.insert(0, "Host", self.url.netloc)
+        elif len(hosts) > 1:
+            raise LocalProtocolError("a request must not have more than one Host header")
+        elif headers.raw[0][0].lower() != b"host":
+            # RFC 9110 7.2: a user-supplied Host is kept, but sent first like ours.
+            value = headers.pop("host")
+            headers.insert(0, "Host", value)
         has_length = "content-length" in headers
         has_te = "transfer-encoding" in headers
         if has_length and has_te:
