@@ -182,14 +182,16 @@ class HTTP11Connection(asyncio.Protocol):
             if isinstance(exc, HyperHTTPError):
                 exc.request = request
             raise
+        stream = H1ResponseStream(self, timeout.read)
         response = Response(
             head.status_code,
             headers=Headers.from_raw(head.headers),
-            stream=H1ResponseStream(self, timeout.read),
+            stream=stream,
             request=request,
             http_version=head.http_version,
             reason_phrase=_reason(head),
         )
+        stream.trailers = response.trailers
         return response
 
     def _start_request(self, method: str) -> None:
@@ -428,11 +430,20 @@ class HTTP11Connection(asyncio.Protocol):
 class H1ResponseStream(ResponseStream):
     """The body of one response on an :class:`HTTP11Connection`."""
 
-    __slots__ = ("_conn", "_read_timeout")
+    __slots__ = ("_conn", "_read_timeout", "trailers")
 
     def __init__(self, conn: HTTP11Connection, read_timeout: float | None) -> None:
         self._conn: HTTP11Connection | None = conn
         self._read_timeout = read_timeout
+        # The Response's ``trailers``: filled once the body has been received whole.
+        self.trailers: Headers | None = None
+
+    def _publish_trailers(self, conn: HTTP11Connection) -> None:
+        target = self.trailers
+        if target is not None and conn.trailers:
+            for name, value in conn.trailers:
+                target.add(name, value)
+        self.trailers = None
 
     async def aread_all(self, limit: int | None) -> bytes:
         """Every body byte, joined once."""
@@ -445,6 +456,7 @@ class H1ResponseStream(ResponseStream):
             await conn.wait_for_body(self._read_timeout)
         if limit is not None and conn.buffered > limit:
             raise ResponseTooLarge(f"response body exceeds {limit} bytes")
+        self._publish_trailers(conn)
         chunks = conn.take_chunks()
         if len(chunks) == 1:
             return chunks[0]
@@ -462,6 +474,7 @@ class H1ResponseStream(ResponseStream):
             if conn.body_done:
                 if conn.buffered:
                     continue
+                self._publish_trailers(conn)
                 return
             await conn.wait_for_body(self._read_timeout)
 
