@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -103,6 +104,33 @@ class ServerConn:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.writer.transport.abort()
 
+    async def hang(self) -> None:
+        """Read nothing more and answer nothing, until the server shuts down.
+
+        Reading is paused, so a large upload fills the socket buffers and stalls the sender.
+        """
+        transport = self.writer.transport
+        assert isinstance(transport, asyncio.ReadTransport)
+        transport.pause_reading()
+        await self.server.stopping.wait()
+
+    async def wait_for_eof(self) -> None:
+        """Discard whatever arrives until the peer closes (or the server shuts down)."""
+        while await self.reader.read(65536):
+            pass
+
+    async def drip(self, data: bytes, delay: float) -> None:
+        """Send ``data`` one byte at a time, ``delay`` seconds apart."""
+        for i in range(len(data)):
+            await self.send(data[i : i + 1])
+            await asyncio.sleep(delay)
+
+    @property
+    def alpn_protocol(self) -> str | None:
+        """The protocol ALPN selected on a TLS connection (None on plain TCP)."""
+        ssl_object = self.writer.get_extra_info("ssl_object")
+        return None if ssl_object is None else ssl_object.selected_alpn_protocol()
+
 
 @dataclass
 class ScriptedServer:
@@ -110,14 +138,19 @@ class ScriptedServer:
 
     script: Script
     host: str = "127.0.0.1"
+    ssl: ssl.SSLContext | None = None
     accepted: int = 0
+    # connections whose script is still running, and the most there ever were at once
+    active: int = 0
+    max_active: int = 0
     requests: list[RawRequest] = field(default_factory=list)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _server: asyncio.AbstractServer | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _writers: list[asyncio.StreamWriter] = field(default_factory=list)
 
     async def start(self) -> ScriptedServer:
-        self._server = await asyncio.start_server(self._on_connect, self.host, 0)
+        self._server = await asyncio.start_server(self._on_connect, self.host, 0, ssl=self.ssl)
         return self
 
     @property
@@ -128,11 +161,14 @@ class ScriptedServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "http" if self.ssl is None else "https"
+        return f"{scheme}://{host}:{self.port}"
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = ServerConn(reader, writer, self.accepted, self)
         self.accepted += 1
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
         self._writers.append(writer)
         task = asyncio.current_task()
         assert task is not None
@@ -142,11 +178,13 @@ class ScriptedServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            self.active -= 1
             self._tasks.discard(task)
             if not writer.is_closing():
                 writer.close()
 
     async def aclose(self) -> None:
+        self.stopping.set()
         if self._server is not None:
             self._server.close()
             # Aborting the sockets ends every script at its next read (cancelling the
@@ -186,3 +224,42 @@ def keep_alive(reply: Callable[[RawRequest], bytes]) -> Script:
             await conn.send(reply(request))
 
     return script
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
+    """Poll ``predicate`` every few milliseconds; fail the test if it stays false."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition still false after {timeout} s")
+        await asyncio.sleep(0.005)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A loopback port with no listener (bound, then released)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+SECRET = "s3cr3t-pa55"
+
+
+def with_userinfo(url: str) -> str:
+    """``url`` with ``user:SECRET@`` credentials, to check errors never show them."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://user:{SECRET}@{rest}"
+
+
+def check_error(exc: BaseException) -> None:
+    """The promise every error makes: ours, with the request attached, no credentials."""
+    from hyperhttp import HyperHTTPError
+
+    assert isinstance(exc, HyperHTTPError), f"not a hyperhttp error: {exc!r}"
+    assert exc.request is not None, f"no .request on {exc!r}"
+    assert SECRET not in str(exc)
+    assert SECRET not in repr(exc)
+    assert SECRET not in str(exc.request.url)
+    assert SECRET not in repr(exc.request)

@@ -40,6 +40,7 @@ from ._headers import Headers
 from ._models import Request, Response
 from ._transports._tls import InsecureRequestWarning, create_ssl_context
 from ._transports.base import AsyncTransport
+from ._transports.mock import MockResponse, MockTransport, Router
 from ._transports.network import HTTPTransport
 from ._urls import URL
 from ._version import __version__
@@ -64,6 +65,8 @@ __all__ = [
     "InvalidURL",
     "Limits",
     "LocalProtocolError",
+    "MockResponse",
+    "MockTransport",
     "NetworkError",
     "PoolTimeout",
     "ProtocolError",
@@ -78,6 +81,7 @@ __all__ = [
     "ResponseNotRead",
     "ResponseTooLarge",
     "RetryError",
+    "Router",
     "StreamConsumed",
     "StreamError",
     "StreamingResponseContext",

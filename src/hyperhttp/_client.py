@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import base64
 import ssl
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final
 
 from ._config import DEFAULT_TIMEOUT, Limits, Timeout, TimeoutTypes
 from ._content import RequestContent, RequestData, RequestFiles
-from ._exceptions import HyperHTTPError, InvalidURL, UnsupportedProtocol
+from ._exceptions import HyperHTTPError, InvalidURL, TooManyRedirects, UnsupportedProtocol
 from ._headers import Headers, HeaderTypes
+from ._hooks import EventHooks, normalize_hooks, run_hooks
 from ._models import Request, Response
+from ._redirects import REDIRECT_STATUSES, build_redirect_request
 from ._transports._tls import CertTypes, VerifyTypes
 from ._transports.base import AsyncTransport
 from ._transports.network import DEFAULT_HAPPY_EYEBALLS_DELAY, HTTPTransport
@@ -31,6 +33,9 @@ DEFAULT_MAX_REDIRECTS: Final = 20
 # Request URLs given as strings are resolved against base_url once and remembered: services
 # call the same few endpoints over and over. Cleared wholesale when full (bounded memory).
 URL_CACHE_SIZE: Final = 512
+# A redirect's body is read off the connection (to reuse it) only up to this many bytes;
+# past that the connection is closed instead (an unbounded drain is itself a DoS).
+MAX_REDIRECT_BODY: Final = 64 * 1024
 
 
 class _UseClientDefault:
@@ -51,9 +56,6 @@ _NOT_YET: Final = {
     "telemetry": None,
     "proxies": None,
     "auth": None,
-    "event_hooks": None,
-    "follow_redirects": False,
-    "max_decompressed_size": None,
 }
 
 
@@ -105,9 +107,6 @@ class Client:
             "telemetry": telemetry,
             "proxies": proxies,
             "auth": auth,
-            "event_hooks": event_hooks,
-            "follow_redirects": follow_redirects,
-            "max_decompressed_size": max_decompressed_size,
         }
         for name, value in given.items():
             if value != _NOT_YET[name]:
@@ -119,11 +118,22 @@ class Client:
         self._url_cache: dict[str, URL] = {}
         self._params = params
         self.timeout = _client_timeout(timeout, connect_timeout)
+        if (
+            isinstance(max_redirects, bool)
+            or not isinstance(max_redirects, int)
+            or max_redirects < 0
+        ):
+            raise ValueError("max_redirects must be an int >= 0")
         self.max_redirects = max_redirects
+        self.follow_redirects = follow_redirects
+        self._event_hooks = normalize_hooks(event_hooks)
         self.http2 = http2
         if max_response_size is not None and max_response_size < 0:
             raise ValueError("max_response_size must be >= 0")
         self.max_response_size = max_response_size
+        if max_decompressed_size is not None and max_decompressed_size < 0:
+            raise ValueError("max_decompressed_size must be >= 0")
+        self.max_decompressed_size = max_decompressed_size
         default_headers = Headers(
             {
                 "Accept": "*/*",
@@ -151,6 +161,15 @@ class Client:
     def base_url(self) -> URL | None:
         """Relative request URLs are joined to this."""
         return self._base_url
+
+    @property
+    def event_hooks(self) -> EventHooks:
+        """``{"request": [...], "response": [...]}``; mutate the lists, or assign a new dict."""
+        return self._event_hooks
+
+    @event_hooks.setter
+    def event_hooks(self, event_hooks: Mapping[str, Iterable[Callable[[Any], Any]]]) -> None:
+        self._event_hooks = normalize_hooks(event_hooks)
 
     @property
     def transport(self) -> AsyncTransport:
@@ -239,21 +258,76 @@ class Client:
 
     # -- sending --------------------------------------------------------------------------------
 
-    async def send(self, request: Request, *, stream: bool = False) -> Response:
+    async def send(
+        self,
+        request: Request,
+        *,
+        stream: bool = False,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Response:
         """Send a built request. Unless ``stream``, the body is read before returning."""
         if self._closed:
-            raise RuntimeError("the client has been closed") from None
+            raise RuntimeError("the client has been closed")
+        follow = (
+            self.follow_redirects
+            if isinstance(follow_redirects, _UseClientDefault)
+            else follow_redirects
+        )
+        response = await self._send_handling_redirects(request, follow)
+        if not stream:
+            try:
+                await response.aread()
+            except BaseException:
+                await response.aclose()
+                raise
+        return response
+
+    async def _send_handling_redirects(self, request: Request, follow: bool) -> Response:
+        history: list[Response] = []
+        while True:
+            response = await self._send_single_request(request)
+            response.history = list(history)
+            if response.status_code not in REDIRECT_STATUSES or "location" not in response.headers:
+                return response
+            if not follow or self.max_redirects == 0:
+                try:
+                    response.next_request = build_redirect_request(request, response)
+                except HyperHTTPError:
+                    response.next_request = None
+                return response
+            if len(history) >= self.max_redirects:
+                await response.adiscard(MAX_REDIRECT_BODY)
+                error = TooManyRedirects(
+                    f"exceeded {self.max_redirects} redirects", request=request
+                )
+                error.history = [*history, response]
+                raise error
+            try:
+                next_request = build_redirect_request(request, response)
+            except BaseException:
+                await response.aclose()
+                raise
+            # The body of a redirect is dropped without decoding; a large one closes the
+            # connection instead of being drained (checklist RD-09).
+            await response.adiscard(MAX_REDIRECT_BODY)
+            history.append(response)
+            request = next_request
+
+    async def _send_single_request(self, request: Request) -> Response:
+        """One network attempt: request hooks, the transport, response hooks."""
+        hooks = self._event_hooks
+        if hooks["request"]:
+            await run_hooks(hooks["request"], request)
         response = await self._transport.handle_async_request(request)
         if response.request is None:
             response.request = request
         response.max_response_size = self.max_response_size
-        if not stream:
+        response.max_decompressed_size = self.max_decompressed_size
+        if hooks["response"]:
             try:
-                await response.aread()
-            except BaseException as exc:
+                await run_hooks(hooks["response"], response)
+            except BaseException:
                 await response.aclose()
-                if isinstance(exc, HyperHTTPError) and exc.request is None:
-                    exc.request = request
                 raise
         return response
 
@@ -269,6 +343,7 @@ class Client:
         files: RequestFiles | None = None,
         json: Any = None,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
         extensions: dict[str, Any] | None = None,
     ) -> Response:
         """Send a request; the response body is read before this returns."""
@@ -284,7 +359,7 @@ class Client:
             timeout=timeout,
             extensions=extensions,
         )
-        return await self.send(request)
+        return await self.send(request, follow_redirects=follow_redirects)
 
     def stream(
         self,
@@ -298,6 +373,7 @@ class Client:
         files: RequestFiles | None = None,
         json: Any = None,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
         extensions: dict[str, Any] | None = None,
     ) -> StreamingResponseContext:
         """Send a request and hand the response over with its body unread.
@@ -317,7 +393,7 @@ class Client:
             timeout=timeout,
             extensions=extensions,
         )
-        return StreamingResponseContext(self, request)
+        return StreamingResponseContext(self, request, follow_redirects)
 
     async def get(self, url: URL | str, **kwargs: Any) -> Response:
         """Send a GET request (keyword arguments as for :meth:`request`)."""
@@ -375,18 +451,23 @@ class Client:
 class StreamingResponseContext:
     """What :meth:`Client.stream` returns: await it, or use it with ``async with``."""
 
-    __slots__ = ("_client", "_request", "_response")
+    __slots__ = ("_client", "_follow", "_request", "_response")
 
-    def __init__(self, client: Client, request: Request) -> None:
+    def __init__(self, client: Client, request: Request, follow: bool | _UseClientDefault) -> None:
         self._client = client
         self._request = request
+        self._follow = follow
         self._response: Response | None = None
 
     def __await__(self) -> Generator[Any, None, Response]:
-        return self._client.send(self._request, stream=True).__await__()
+        return self._client.send(
+            self._request, stream=True, follow_redirects=self._follow
+        ).__await__()
 
     async def __aenter__(self) -> Response:
-        self._response = await self._client.send(self._request, stream=True)
+        self._response = await self._client.send(
+            self._request, stream=True, follow_redirects=self._follow
+        )
         return self._response
 
     async def __aexit__(

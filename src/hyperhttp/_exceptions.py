@@ -192,7 +192,11 @@ class DecompressionError(DecodingError):
 
 
 class TooManyRedirects(HyperHTTPError):
-    """More redirects than ``max_redirects`` were followed."""
+    """More redirects than ``max_redirects`` were followed. ``history``: every response."""
+
+    def __init__(self, message: str = "", *, request: Request | None = None) -> None:
+        super().__init__(message, request=request)
+        self.history: list[Response] = []
 
 
 class HTTPStatusError(HyperHTTPError):

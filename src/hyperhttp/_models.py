@@ -25,8 +25,11 @@ from ._content import (
     RequestFiles,
     encode_request,
 )
+from ._decompress import make_decoder
 from ._exceptions import (
+    DecompressionError,
     HTTPStatusError,
+    HyperHTTPError,
     LocalProtocolError,
     RequestNotRead,
     ResponseClosed,
@@ -104,18 +107,20 @@ class Request:
 
     def _set_framing_headers(self) -> None:
         headers = self.headers
-        hosts = headers.get_list("host")
+        # One pass over the names: cheaper than several indexed lookups around an insert.
+        names = [name.lower() for name, _ in headers.raw]
+        hosts = names.count(b"host")
         if not hosts:
             if self.url.host:
                 headers.insert(0, "Host", self.url.netloc)
-        elif len(hosts) > 1:
+        elif hosts > 1:
             raise LocalProtocolError("a request must not have more than one Host header")
-        elif headers.raw[0][0].lower() != b"host":
+        elif names[0] != b"host":
             # RFC 9110 7.2: a user-supplied Host is kept, but sent first like ours.
             value = headers.pop("host")
             headers.insert(0, "Host", value)
-        has_length = "content-length" in headers
-        has_te = "transfer-encoding" in headers
+        has_length = b"content-length" in names
+        has_te = b"transfer-encoding" in names
         if has_length and has_te:
             raise LocalProtocolError(
                 "a request cannot have both Content-Length and Transfer-Encoding"
@@ -243,7 +248,9 @@ class Response:
         "http_version",
         "is_closed",
         "is_stream_consumed",
+        "max_decompressed_size",
         "max_response_size",
+        "next_request",
         "num_bytes_downloaded",
         "on_close",
         "reason_phrase",
@@ -281,6 +288,8 @@ class Response:
         self.default_encoding = default_encoding
         self.trailers = Headers()
         self.max_response_size: int | None = None
+        self.max_decompressed_size: int | None = None
+        self.next_request: Request | None = None
         self.on_close: Callable[[Response], None] | None = None
         self.num_bytes_downloaded = 0
         self.is_closed = False
@@ -400,29 +409,53 @@ class Response:
     async def aread(self) -> bytes:
         """Read the whole body (once; later calls return the same bytes)."""
         if self._content is None:
-            if self.is_stream_consumed:
-                raise StreamConsumed("the response body was already streamed")
-            if self.is_closed:
-                raise ResponseClosed("the response was closed before its body was read")
-            self.is_stream_consumed = True
+            self._claim_stream()
             try:
-                self._content = await self.stream.aread_all(self.max_response_size)
+                self._content = await self._read_and_decode()
+            except HyperHTTPError as exc:
+                if exc.request is None:
+                    exc.request = self.request
+                raise
             finally:
                 await self.aclose()
-            self.num_bytes_downloaded = len(self._content)
         return self._content
 
-    async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
-        """The body as it came off the wire (still content-encoded), chunk by chunk."""
-        if self._content is not None:
-            for start in range(0, len(self._content), chunk_size or len(self._content) or 1):
-                yield self._content[start : start + (chunk_size or len(self._content))]
-            return
+    async def adiscard(self, limit: int) -> None:
+        """Drop the body without decoding it: read up to ``limit`` raw bytes off the
+        connection (so it can be reused), or close the connection if there are more."""
+        if self._content is None and not self.is_closed and not self.is_stream_consumed:
+            self.is_stream_consumed = True
+            try:
+                await self.stream.aread_all(limit)
+            except HyperHTTPError:
+                pass  # too large or broken: closing below discards the connection
+        await self.aclose()
+
+    def _claim_stream(self) -> None:
         if self.is_stream_consumed:
             raise StreamConsumed("the response body was already streamed")
         if self.is_closed:
             raise ResponseClosed("the response was closed before its body was read")
         self.is_stream_consumed = True
+
+    async def _read_and_decode(self) -> bytes:
+        try:
+            decoder = make_decoder(self.headers.get("content-encoding"))
+        except HyperHTTPError:
+            # Read (and drop) the body anyway, so the connection stays reusable.
+            await self.stream.aread_all(self.max_response_size)
+            raise
+        raw = await self.stream.aread_all(self.max_response_size)
+        self.num_bytes_downloaded = len(raw)
+        if decoder is None:
+            return raw
+        pieces = decoder.decode(raw) + decoder.flush()
+        _check_decoded_size(sum(len(piece) for piece in pieces), self.max_decompressed_size)
+        return b"".join(pieces)
+
+    async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """The body as it came off the wire (still content-encoded), chunk by chunk."""
+        self._claim_stream()
         limit = self.max_response_size
         buffer = b""
         try:
@@ -439,13 +472,40 @@ class Response:
                     buffer = buffer[chunk_size:]
             if buffer:
                 yield buffer
+        except HyperHTTPError as exc:
+            if exc.request is None:
+                exc.request = self.request
+            raise
         finally:
             await self.aclose()
 
     async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         """The body bytes, decoded from any Content-Encoding, chunk by chunk."""
-        async for chunk in self.aiter_raw(chunk_size):
-            yield chunk
+        if self._content is not None:
+            step = chunk_size or len(self._content) or 1
+            for start in range(0, len(self._content), step):
+                yield self._content[start : start + step]
+            return
+        try:
+            decoder = make_decoder(self.headers.get("content-encoding"))
+        except HyperHTTPError as exc:
+            exc.request = self.request
+            await self.aclose()
+            raise
+        if decoder is None:
+            async for chunk in self.aiter_raw(chunk_size):
+                yield chunk
+            return
+        total = 0
+        async for chunk in self.aiter_raw():
+            for piece in decoder.decode(chunk):
+                total += len(piece)
+                _check_decoded_size(total, self.max_decompressed_size)
+                yield piece
+        for piece in decoder.flush():
+            total += len(piece)
+            _check_decoded_size(total, self.max_decompressed_size)
+            yield piece
 
     async def aiter_text(self, chunk_size: int | None = None) -> AsyncIterator[str]:
         """The body as text, never splitting a multibyte character."""
@@ -487,6 +547,11 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code} {self.reason_phrase}]>"
+
+
+def _check_decoded_size(total: int, limit: int | None) -> None:
+    if limit is not None and total > limit:
+        raise DecompressionError(f"the decompressed body exceeds {limit} bytes")
 
 
 def _body_from(content: bytes | str | None, text: str | None, json: Any, headers: Headers) -> bytes:

@@ -122,7 +122,11 @@ class ConnectionPool:
             conn = await self._connect(self, origin, timeout)
         except BaseException:
             self._open -= 1
-            self._per_origin[origin] -= 1
+            left = self._per_origin[origin] - 1
+            if left:
+                self._per_origin[origin] = left
+            else:
+                del self._per_origin[origin]
             self._wake_one()
             raise
         return conn
