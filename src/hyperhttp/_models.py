@@ -107,10 +107,18 @@ class Request:
 
     def _set_framing_headers(self) -> None:
         headers = self.headers
-        # One pass over the names: cheaper than three indexed lookups around an insert.
-        names = {name.lower() for name, _ in headers.raw}
-        if b"host" not in names and self.url.host:
-            headers.insert(0, "Host", self.url.netloc)
+        # One pass over the names: cheaper than several indexed lookups around an insert.
+        names = [name.lower() for name, _ in headers.raw]
+        hosts = names.count(b"host")
+        if not hosts:
+            if self.url.host:
+                headers.insert(0, "Host", self.url.netloc)
+        elif hosts > 1:
+            raise LocalProtocolError("a request must not have more than one Host header")
+        elif names[0] != b"host":
+            # RFC 9110 7.2: a user-supplied Host is kept, but sent first like ours.
+            value = headers.pop("host")
+            headers.insert(0, "Host", value)
         has_length = b"content-length" in names
         has_te = b"transfer-encoding" in names
         if has_length and has_te:

@@ -184,14 +184,16 @@ class HTTP11Connection(asyncio.Protocol):
             if isinstance(exc, HyperHTTPError):
                 exc.request = request
             raise
+        stream = H1ResponseStream(self, timeout.read, request)
         response = Response(
             head.status_code,
             headers=Headers.from_raw(head.headers),
-            stream=H1ResponseStream(self, timeout.read, request),
+            stream=stream,
             request=request,
             http_version=head.http_version,
             reason_phrase=_reason(head),
         )
+        stream.trailers = response.trailers
         return response
 
     def _start_request(self, method: str) -> None:
@@ -443,7 +445,7 @@ class HTTP11Connection(asyncio.Protocol):
 class H1ResponseStream(ResponseStream):
     """The body of one response on an :class:`HTTP11Connection`."""
 
-    __slots__ = ("_conn", "_read_timeout", "_request")
+    __slots__ = ("_conn", "_read_timeout", "_request", "trailers")
 
     def __init__(
         self, conn: HTTP11Connection, read_timeout: float | None, request: Request
@@ -451,6 +453,8 @@ class H1ResponseStream(ResponseStream):
         self._conn: HTTP11Connection | None = conn
         self._read_timeout = read_timeout
         self._request = request
+        # The Response's ``trailers``: filled once the body has been received whole.
+        self.trailers: Headers | None = None
 
     async def _wait_for_body(self, conn: HTTP11Connection) -> None:
         try:
@@ -459,6 +463,13 @@ class H1ResponseStream(ResponseStream):
             # Errors while reading the body carry the request, as every error does.
             exc.request = self._request
             raise
+
+    def _publish_trailers(self, conn: HTTP11Connection) -> None:
+        target = self.trailers
+        if target is not None and conn.trailers:
+            for name, value in conn.trailers:
+                target.add(name, value)
+        self.trailers = None
 
     async def aread_all(self, limit: int | None) -> bytes:
         """Every body byte, joined once."""
@@ -473,6 +484,7 @@ class H1ResponseStream(ResponseStream):
             await self._wait_for_body(conn)
         if limit is not None and conn.buffered > limit:
             raise ResponseTooLarge(f"response body exceeds {limit} bytes", request=self._request)
+        self._publish_trailers(conn)
         chunks = conn.take_chunks()
         if len(chunks) == 1:
             return chunks[0]
@@ -490,6 +502,7 @@ class H1ResponseStream(ResponseStream):
             if conn.body_done:
                 if conn.buffered:
                     continue
+                self._publish_trailers(conn)
                 return
             await self._wait_for_body(conn)
 
