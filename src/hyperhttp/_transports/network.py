@@ -108,10 +108,10 @@ class HTTPTransport(AsyncTransport):
         loop = asyncio.get_running_loop()
         conn = HTTP11Connection(pool, origin)
         ssl_context = self.ssl_context if scheme == "https" else None
-        # IP literals get no SNI (RFC 6066 §3); asyncio sends none when server_hostname="".
-        server_hostname = None
-        if ssl_context is not None:
-            server_hostname = "" if _is_ip_literal(host) else host
+        # Always the real host: the ssl module checks an IP literal against the certificate's
+        # IP SANs and, by itself, sends no SNI for it (RFC 6066 §3). An empty server_hostname
+        # would turn the name check off altogether.
+        server_hostname = host if ssl_context is not None else None
         try:
             connect = loop.create_connection(
                 lambda: conn,
@@ -148,14 +148,6 @@ def _safe_to_retry(request: Request, reused: bool, conn: HTTP11Connection) -> bo
     if request.method not in IDEMPOTENT_METHODS:
         return False
     return request.stream is None or request.stream.replayable
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
-    except OSError:
-        return False
-    return True
 
 
 def _map_connect_error(
