@@ -9,6 +9,7 @@ leaves ``handle_async_request`` carries the request.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
 from typing import Final
@@ -65,6 +66,11 @@ class HTTPTransport(AsyncTransport):
         self._happy_eyeballs_delay = happy_eyeballs_delay
         self._default_timeout = default_timeout
         self._pool = ConnectionPool(limits, self._connect)
+        if ssl_context is None and (cert is not None or isinstance(verify, (str, os.PathLike))):
+            # Files named in the configuration are read now, so a missing or invalid
+            # certificate, key or CA bundle (or a wrong key password) is a TLSError from the
+            # constructor, not from the first https request (checklist TLS-06).
+            self._ssl_context = create_ssl_context(verify, cert, trust_env=trust_env)
 
     @property
     def ssl_context(self) -> ssl.SSLContext:
