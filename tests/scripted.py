@@ -119,10 +119,10 @@ class ServerConn:
         while await self.reader.read(65536):
             pass
 
-    async def drip(self, data: bytes, delay: float) -> None:
-        """Send ``data`` one byte at a time, ``delay`` seconds apart."""
-        for i in range(len(data)):
-            await self.send(data[i : i + 1])
+    async def drip(self, data: bytes, delay: float, size: int = 1) -> None:
+        """Send ``data`` in pieces of ``size`` bytes, ``delay`` seconds apart."""
+        for i in range(0, len(data), size):
+            await self.send(data[i : i + size])
             await asyncio.sleep(delay)
 
     @property

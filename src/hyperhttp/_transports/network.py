@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import socket
+import os
 import ssl
 from typing import Final
 
@@ -63,6 +63,11 @@ class HTTPTransport(AsyncTransport):
         self._happy_eyeballs_delay = happy_eyeballs_delay
         self._default_timeout = default_timeout
         self._pool = ConnectionPool(limits, self._connect)
+        if ssl_context is None and (cert is not None or isinstance(verify, (str, os.PathLike))):
+            # Files named in the configuration are read now, so a missing or invalid
+            # certificate, key or CA bundle (or a wrong key password) is a TLSError from the
+            # constructor, not from the first https request (checklist TLS-06).
+            self._ssl_context = create_ssl_context(verify, cert, trust_env=trust_env)
 
     @property
     def ssl_context(self) -> ssl.SSLContext:
@@ -106,10 +111,10 @@ class HTTPTransport(AsyncTransport):
         loop = asyncio.get_running_loop()
         conn = HTTP11Connection(pool, origin)
         ssl_context = self.ssl_context if scheme == "https" else None
-        # IP literals get no SNI (RFC 6066 §3); asyncio sends none when server_hostname="".
-        server_hostname = None
-        if ssl_context is not None:
-            server_hostname = "" if _is_ip_literal(host) else host
+        # Always the real host: the ssl module checks an IP literal against the certificate's
+        # IP SANs and, by itself, sends no SNI for it (RFC 6066 §3). An empty server_hostname
+        # would turn the name check off altogether.
+        server_hostname = host if ssl_context is not None else None
         try:
             if self._happy_eyeballs_delay is not None and _supports_happy_eyeballs(loop):
                 connect = loop.create_connection(
@@ -168,11 +173,3 @@ def _supports_happy_eyeballs(loop: asyncio.AbstractEventLoop) -> bool:
             supported = False
         _HAPPY_EYEBALLS_SUPPORT[loop_type] = supported
     return supported
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
-    except OSError:
-        return False
-    return True
