@@ -600,6 +600,15 @@ def ratio(cells: dict[tuple[str, str, str], Cell], key: tuple[str, str, str], re
     return f"{a.rps / b.rps:.2f}x"
 
 
+def cpu_ratio(cells: dict[tuple[str, str, str], Cell], key: tuple[str, str, str]) -> str:
+    """aiohttp's CPU per request over this client's: above 1 means cheaper than aiohttp.
+    Unlike req/s, this hardly moves when other work shares the machine."""
+    a, b = cells.get(key), cells.get(("aiohttp", key[1], key[2]))
+    if a is None or b is None or not a.clean or not b.clean or not a.cpu_us or not b.cpu_us:
+        return "—"
+    return f"{b.cpu_us / a.cpu_us:.2f}x"
+
+
 def tables(plan: Plan, args: argparse.Namespace) -> str:
     cells = summarize(plan)
     out: list[str] = []
@@ -612,9 +621,9 @@ def tables(plan: Plan, args: argparse.Namespace) -> str:
         out.append(f"### {titles[scenario]}\n")
         out.append(
             "| loop | client | req/s (median) | min - max | vs aiohttp | vs hyperhttp 2.1.0 "
-            "| client CPU µs/req | nginx CPU µs/req | errors |"
+            "| client CPU µs/req | CPU vs aiohttp | nginx CPU µs/req | errors |"
         )
-        out.append("|---|---|--:|--:|--:|--:|--:|--:|--:|")
+        out.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
         for loop in args.loops:
             for client in args.clients:
                 key = (client, loop, scenario)
@@ -622,7 +631,7 @@ def tables(plan: Plan, args: argparse.Namespace) -> str:
                 label = LABELS[client]
                 if cell is None or cell.rps is None:
                     why = plan.dead.get(client) or (cell.problems[0] if cell else "not run")
-                    out.append(f"| {loop} | {label} | n/a | | | | | | {why} |")
+                    out.append(f"| {loop} | {label} | n/a | | | | | | | {why} |")
                     continue
                 mark = ""
                 if not cell.clean:
@@ -632,7 +641,7 @@ def tables(plan: Plan, args: argparse.Namespace) -> str:
                     f"| {loop} | {label} | {cell.rps:,.0f}{mark} "
                     f"| {cell.rps_min:,.0f} - {cell.rps_max:,.0f} "
                     f"| {ratio(cells, key, 'aiohttp')} | {ratio(cells, key, 'hyperhttp21')} "
-                    f"| {cell.cpu_us:.1f} "
+                    f"| {cell.cpu_us:.1f} | {cpu_ratio(cells, key)} "
                     f"| {'' if cell.server_us is None else f'{cell.server_us:.1f}'} "
                     f"| {cell.errors:,} in {cell.runs} runs |"
                 )
@@ -657,7 +666,10 @@ def tables(plan: Plan, args: argparse.Namespace) -> str:
             assert cell.rps and ref.rps
             r = cell.rps / ref.rps
             verdict = "met" if r >= target else "NOT met"
-            lines.append(f"- {scenario} {loop}: {r:.2f}x aiohttp, target ≥ {target}x — {verdict}")
+            lines.append(
+                f"- {scenario} {loop}: {r:.2f}x aiohttp, target ≥ {target}x — {verdict} "
+                f"(CPU per request: {cpu_ratio(cells, key)} cheaper than aiohttp)"
+            )
     if lines:
         out.append("Targets (hyperhttp vs aiohttp, same run, same loop):\n")
         out.extend(lines)
@@ -795,7 +807,10 @@ generated; rerunning the benchmark replaces them and keeps this text.
 - *vs aiohttp* / *vs hyperhttp 2.1.0*: ratio of medians, same scenario and same loop;
   above 1 means faster. No ratio is given for a cell with errors.
 - *client CPU µs/req*: CPU time (user + system) of the client process per request. With
-  the server on its own core, this is what limits S2: lower is better.
+  the server on its own core, this is what limits S2: lower is better. *CPU vs aiohttp* is
+  aiohttp's CPU per request over the client's (above 1: cheaper than aiohttp). When other
+  work shares the machine (see the load average line) req/s swings a lot between
+  repetitions while CPU per request hardly moves: trust the CPU columns then.
 - *nginx CPU µs/req*: CPU time of the nginx worker per request (warm-up included). If it
   approaches 1,000,000 / req/s, the server's core, not the client, is the bottleneck.
 - hyperhttp 2.1.0 is the original PyPI release with the same import name, run from its own
