@@ -254,7 +254,9 @@ class CircuitBreakerOpen(HyperHTTPError):
 
 
 class RetryError(HyperHTTPError):
-    """Retries ran out. ``last_exception`` is the final failure, ``history`` every attempt."""
+    """Retries ran out. ``last_exception`` is the final failure, ``history`` every attempt
+    (a tuple of ``hyperhttp.errors.retry.AttemptRecord``); ``response`` is the last response
+    when status retries ran out with ``raise_on_status=True``."""
 
     def __init__(
         self,
@@ -263,7 +265,14 @@ class RetryError(HyperHTTPError):
         request: Request | None = None,
         last_exception: BaseException | None = None,
         history: tuple[Any, ...] = (),
+        response: Response | None = None,
     ) -> None:
         super().__init__(message, request=request)
         self.last_exception = last_exception
-        self.history = history
+        self.history = tuple(history)
+        self.response = response
+
+    @property
+    def original_exception(self) -> BaseException | None:
+        """hyperhttp 2.x name of ``last_exception``."""
+        return self.last_exception
