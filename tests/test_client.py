@@ -142,9 +142,6 @@ async def test_closed_client_refuses_requests(scripted: ServerFactory) -> None:
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"retry": True},
-        {"circuit_breaker_manager": object()},
-        {"telemetry": object()},
         {"proxies": "http://127.0.0.1:1"},
     ],
 )

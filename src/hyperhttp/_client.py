@@ -7,15 +7,17 @@ and share it, then ``aclose()`` it (or use ``async with``).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ssl
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final
 
 from ._auth import Auth, AuthTypes, build_auth, run_auth_flow
 from ._config import DEFAULT_TIMEOUT, Limits, Timeout, TimeoutTypes
 from ._content import RequestContent, RequestData, RequestFiles
+from ._deadline import DeadlineScope
 from ._exceptions import HyperHTTPError, InvalidURL, TooManyRedirects, UnsupportedProtocol
 from ._headers import Headers, HeaderTypes
 from ._hooks import EventHooks, normalize_hooks, run_hooks
@@ -26,6 +28,10 @@ from ._transports.base import AsyncTransport
 from ._transports.network import DEFAULT_HAPPY_EYEBALLS_DELAY, HTTPTransport
 from ._urls import URL, QueryParamTypes
 from ._version import __version__
+from .errors._runner import send_with_resilience
+from .errors.circuit_breaker import DomainCircuitBreakerManager
+from .errors.retry import RetryPolicy, coerce_retry
+from .errors.telemetry import ErrorTelemetry
 
 __all__ = ["USE_CLIENT_DEFAULT", "Client"]
 
@@ -52,9 +58,6 @@ USE_CLIENT_DEFAULT: Final = _UseClientDefault()
 # later release: giving a non-default value raises NotImplementedError (docs/client.md).
 _NOT_YET: Final = {
     "cookies": None,
-    "retry": None,
-    "circuit_breaker_manager": None,
-    "telemetry": None,
     "proxies": None,
 }
 
@@ -87,9 +90,9 @@ class Client:
         happy_eyeballs_delay: float | None = DEFAULT_HAPPY_EYEBALLS_DELAY,
         follow_redirects: bool = False,
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
-        retry: Any = None,
-        circuit_breaker_manager: Any = None,
-        telemetry: Any = None,
+        retry: RetryPolicy | bool | int | None = None,
+        circuit_breaker_manager: DomainCircuitBreakerManager | None = None,
+        telemetry: ErrorTelemetry | None = None,
         user_agent: str | None = None,
         accept_compressed: bool = True,
         proxies: Any = None,
@@ -102,9 +105,6 @@ class Client:
     ) -> None:
         given = {
             "cookies": cookies,
-            "retry": retry,
-            "circuit_breaker_manager": circuit_breaker_manager,
-            "telemetry": telemetry,
             "proxies": proxies,
         }
         for name, value in given.items():
@@ -127,6 +127,17 @@ class Client:
         self.follow_redirects = follow_redirects
         self._event_hooks = normalize_hooks(event_hooks)
         self.auth = auth
+        # Retry and breaker are independent: setting one never turns the other on.
+        self.retry = coerce_retry(retry)
+        if circuit_breaker_manager is not None and not isinstance(
+            circuit_breaker_manager, DomainCircuitBreakerManager
+        ):
+            raise TypeError("circuit_breaker_manager must be a DomainCircuitBreakerManager")
+        self.circuit_breaker_manager = circuit_breaker_manager
+        if telemetry is not None and not isinstance(telemetry, ErrorTelemetry):
+            raise TypeError("telemetry must be an ErrorTelemetry")
+        self.telemetry = telemetry
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.http2 = http2
         if max_response_size is not None and max_response_size < 0:
             raise ValueError("max_response_size must be >= 0")
@@ -274,14 +285,35 @@ class Client:
         stream: bool = False,
         auth: AuthTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
         follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        retry: RetryPolicy | bool | int | _UseClientDefault | None = USE_CLIENT_DEFAULT,
     ) -> Response:
         """Send a built request. Unless ``stream``, the body is read before returning.
 
-        ``auth`` overrides the client's (``None`` sends no auth); ``follow_redirects``
-        likewise.
+        ``auth``, ``follow_redirects`` and ``retry`` override the client's settings for this
+        request (``auth=None`` / ``retry=None``: none). ``Timeout(total=...)`` bounds all of
+        it: every redirect hop, retry, auth round and, unless ``stream``, the body.
         """
         if self._closed:
             raise RuntimeError("the client has been closed")
+        timeout = request.extensions.get("timeout")
+        total = timeout.total if isinstance(timeout, Timeout) else None
+        deadline = None if total is None else asyncio.get_running_loop().time() + total
+        policy = self.retry if isinstance(retry, _UseClientDefault) else coerce_retry(retry)
+        async with DeadlineScope(deadline, total):
+            return await self._send(request, stream, auth, follow_redirects, policy, deadline)
+
+    async def _send(
+        self,
+        request: Request,
+        stream: bool,
+        auth: AuthTypes | _UseClientDefault,
+        follow_redirects: bool | _UseClientDefault,
+        policy: RetryPolicy | None,
+        deadline: float | None,
+    ) -> Response:
+        # Carried in the request so every hop (redirects copy extensions) and auth round uses
+        # the same policy and deadline; no state is shared between concurrent requests.
+        request.extensions["hyperhttp.resilience"] = (policy, deadline)
         follow = (
             self.follow_redirects
             if isinstance(follow_redirects, _UseClientDefault)
@@ -353,6 +385,21 @@ class Client:
             request = next_request
 
     async def _send_single_request(self, request: Request) -> Response:
+        """One hop: the network attempt, wrapped in retries, breaker and telemetry."""
+        policy, deadline = request.extensions.get("hyperhttp.resilience", (self.retry, None))
+        if policy is None and self.circuit_breaker_manager is None and self.telemetry is None:
+            return await self._send_attempt(request)
+        return await send_with_resilience(
+            request,
+            self._send_attempt,
+            retry=policy,
+            breaker=self.circuit_breaker_manager,
+            telemetry=self.telemetry,
+            sleep=self._sleep,
+            deadline=deadline,
+        )
+
+    async def _send_attempt(self, request: Request) -> Response:
         """One network attempt: request hooks, the transport, response hooks."""
         hooks = self._event_hooks
         if hooks["request"]:
@@ -384,6 +431,7 @@ class Client:
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
         auth: AuthTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
         follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        retry: RetryPolicy | bool | int | _UseClientDefault | None = USE_CLIENT_DEFAULT,
         extensions: dict[str, Any] | None = None,
     ) -> Response:
         """Send a request; the response body is read before this returns."""
@@ -399,7 +447,7 @@ class Client:
             timeout=timeout,
             extensions=extensions,
         )
-        return await self.send(request, auth=auth, follow_redirects=follow_redirects)
+        return await self.send(request, auth=auth, follow_redirects=follow_redirects, retry=retry)
 
     def stream(
         self,
@@ -415,6 +463,7 @@ class Client:
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
         auth: AuthTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
         follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        retry: RetryPolicy | bool | int | _UseClientDefault | None = USE_CLIENT_DEFAULT,
         extensions: dict[str, Any] | None = None,
     ) -> StreamingResponseContext:
         """Send a request and hand the response over with its body unread.
@@ -434,7 +483,7 @@ class Client:
             timeout=timeout,
             extensions=extensions,
         )
-        return StreamingResponseContext(self, request, auth, follow_redirects)
+        return StreamingResponseContext(self, request, auth, follow_redirects, retry)
 
     async def get(self, url: URL | str, **kwargs: Any) -> Response:
         """Send a GET request (keyword arguments as for :meth:`request`)."""
@@ -476,6 +525,8 @@ class Client:
         if not self._closed:
             self._closed = True
             await self._transport.aclose()
+            if self.telemetry is not None:
+                await self.telemetry.aclose()
 
     async def __aenter__(self) -> Client:
         return self
@@ -492,7 +543,7 @@ class Client:
 class StreamingResponseContext:
     """What :meth:`Client.stream` returns: await it, or use it with ``async with``."""
 
-    __slots__ = ("_auth", "_client", "_follow", "_request", "_response")
+    __slots__ = ("_auth", "_client", "_follow", "_request", "_response", "_retry")
 
     def __init__(
         self,
@@ -500,21 +551,31 @@ class StreamingResponseContext:
         request: Request,
         auth: AuthTypes | _UseClientDefault,
         follow: bool | _UseClientDefault,
+        retry: RetryPolicy | bool | int | _UseClientDefault | None,
     ) -> None:
         self._client = client
         self._request = request
         self._auth = auth
         self._follow = follow
+        self._retry = retry
         self._response: Response | None = None
 
     def __await__(self) -> Generator[Any, None, Response]:
         return self._client.send(
-            self._request, stream=True, auth=self._auth, follow_redirects=self._follow
+            self._request,
+            stream=True,
+            auth=self._auth,
+            follow_redirects=self._follow,
+            retry=self._retry,
         ).__await__()
 
     async def __aenter__(self) -> Response:
         self._response = await self._client.send(
-            self._request, stream=True, auth=self._auth, follow_redirects=self._follow
+            self._request,
+            stream=True,
+            auth=self._auth,
+            follow_redirects=self._follow,
+            retry=self._retry,
         )
         return self._response
 
