@@ -378,6 +378,25 @@ class Headers(MutableMapping[str, str]):
         """An independent copy (no re-validation)."""
         return Headers.from_raw(list(self._fields))
 
+    # -- fast paths for the client's own use (no copies, no validation of trusted input) ----
+
+    def lower_names(self) -> list[bytes]:
+        """Every field's name, lower-cased, in order (no copy of the fields)."""
+        return [name.lower() for name, _ in self._fields]
+
+    def raw_value(self, lower_name: bytes) -> bytes | None:
+        """The first raw value of ``lower_name`` (given lower-cased), without building the
+        lookup index: a response's headers may never be looked at otherwise."""
+        for name, value in self._fields:
+            if len(name) == len(lower_name) and name.lower() == lower_name:
+                return value
+        return None
+
+    def insert_trusted(self, position: int, name: bytes, value: bytes) -> None:
+        """Insert a field the caller has already validated (the URL's Host, for instance)."""
+        self._fields.insert(position, (name, value))
+        self._index = None
+
     # -- dunder --------------------------------------------------------------------------
 
     def _comparable(self) -> dict[str, list[bytes]]:

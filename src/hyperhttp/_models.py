@@ -108,11 +108,12 @@ class Request:
     def _set_framing_headers(self) -> None:
         headers = self.headers
         # One pass over the names: cheaper than several indexed lookups around an insert.
-        names = [name.lower() for name, _ in headers.raw]
+        names = headers.lower_names()
         hosts = names.count(b"host")
         if not hosts:
             if self.url.host:
-                headers.insert(0, "Host", self.url.netloc)
+                # The URL validated host and port: no need to validate them again.
+                headers.insert_trusted(0, b"Host", self.url.netloc.encode("ascii"))
         elif hosts > 1:
             raise LocalProtocolError("a request must not have more than one Host header")
         elif names[0] != b"host":
@@ -444,7 +445,7 @@ class Response:
 
     async def _read_and_decode(self) -> bytes:
         try:
-            decoder = make_decoder(self.headers.get("content-encoding"))
+            decoder = make_decoder(_content_encoding(self.headers))
         except HyperHTTPError:
             # Read (and drop) the body anyway, so the connection stays reusable.
             await self.stream.aread_all(self.max_response_size)
@@ -491,7 +492,7 @@ class Response:
                 yield self._content[start : start + step]
             return
         try:
-            decoder = make_decoder(self.headers.get("content-encoding"))
+            decoder = make_decoder(_content_encoding(self.headers))
         except HyperHTTPError as exc:
             exc.request = self.request
             await self.aclose()
@@ -551,6 +552,15 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code} {self.reason_phrase}]>"
+
+
+def _content_encoding(headers: Headers) -> str | None:
+    # Every Content-Encoding line counts ("gzip" and "br" on two lines mean "gzip, br"); the
+    # common case (none) is answered without building the header index.
+    if headers.raw_value(b"content-encoding") is None:
+        return None
+    value: str | None = headers.get("content-encoding")
+    return value
 
 
 def _check_decoded_size(total: int, limit: int | None) -> None:

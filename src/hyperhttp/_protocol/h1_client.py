@@ -126,6 +126,7 @@ class ResponseParser:
         "_failed",
         "_fed_head",
         "_framing_run",
+        "_has_content_length",
         "_head_bytes",
         "_head_done",
         "_head_tail",
@@ -176,6 +177,7 @@ class ResponseParser:
         self._body_until_close = False
         self._te_seen = False
         self._te_chunked = False
+        self._has_content_length = False
         self._framing_run = 0
 
     # -- public API -------------------------------------------------------------------------
@@ -374,12 +376,23 @@ class ResponseParser:
                 raise RemoteProtocolError(f"more than {self._max_header_count} trailer fields")
             self._trailers.append((name, value))
             return
-        self._count_head_bytes(len(name) + len(value) + 4)  # "name: value\r\n"
-        if len(self._headers) >= self._max_header_count:
+        # Inlined (this runs for every header of every response): "name: value\r\n".
+        head_bytes = self._head_bytes + len(name) + len(value) + 4
+        self._head_bytes = head_bytes
+        if head_bytes > self._max_header_bytes:
+            raise RemoteProtocolError(
+                f"response header block exceeds {self._max_header_bytes} bytes"
+            )
+        headers = self._headers
+        if len(headers) >= self._max_header_count:
             raise RemoteProtocolError(f"response has more than {self._max_header_count} headers")
-        if len(name) == 17 and name.lower() == b"transfer-encoding":
+        name_length = len(name)
+        if name_length == 14:
+            if name.lower() == b"content-length":
+                self._has_content_length = True
+        elif name_length == 17 and name.lower() == b"transfer-encoding":
             self._check_transfer_encoding(value)
-        self._headers.append((name, value))
+        headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         if self._complete:
@@ -417,7 +430,7 @@ class ResponseParser:
             # wait for that many bytes; we finish here and any byte that does come is surplus.
             self._finish()
             return
-        if not self._te_chunked and not _has_content_length(headers):
+        if not self._te_chunked and not self._has_content_length:
             self._body_until_close = True
             self._keep_alive = False
 
@@ -453,6 +466,7 @@ class ResponseParser:
         self._body_until_close = False
         self._te_seen = False
         self._te_chunked = False
+        self._has_content_length = False
         self._framing_run = 0
 
     def _count_head_bytes(self, count: int) -> None:
@@ -485,10 +499,6 @@ class ResponseParser:
                 "unsupported Transfer-Encoding (only a single 'chunked' is accepted)"
             )
         self._te_chunked = True
-
-
-def _has_content_length(headers: list[tuple[bytes, bytes]]) -> bool:
-    return any(len(name) == 14 and name.lower() == b"content-length" for name, _ in headers)
 
 
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
