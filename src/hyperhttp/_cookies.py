@@ -455,8 +455,9 @@ def _fallback_is_public(domain: str) -> bool:
 
 
 def _normalise_domain(domain: str) -> str | None:
-    """A Domain attribute as a lower-case A-label name without leading/trailing dot."""
-    domain = domain.lower().removeprefix(".").removesuffix(".")
+    """A Domain attribute (its leading dot already removed) as a lower-case A-label name
+    without a trailing dot; ``None`` if it cannot be one."""
+    domain = domain.lower().removesuffix(".")
     if not domain or len(domain) > 253:  # before idna (CVE-2024-3651)
         return None
     if not domain.isascii():
@@ -789,7 +790,7 @@ class Cookies(MutableMapping[str, str]):
                 f"Cookie {name[:40]!r} is too large: name and value over {MAX_COOKIE_SIZE} bytes"
             )
         if domain:
-            normalised = _normalise_domain(domain)
+            normalised = _normalise_domain(domain.removeprefix("."))
             if normalised is None or _BAD_NAME_RE.search(normalised) or "/" in normalised:
                 raise ValueError(f"Invalid cookie domain {domain[:60]!r}")
             domain = normalised
