@@ -549,6 +549,15 @@ def test_ck05_http_may_set_the_same_name_outside_the_secure_cookies_scope(
     assert sorted(c.value for c in jar.jar) == ["good", "plain"]
 
 
+def test_ck05_an_expired_secure_cookie_no_longer_blocks_its_name(
+    jar: Cookies, clock: Clock
+) -> None:
+    store(jar, "https://example.com/", "sid=old; Secure; Max-Age=10")
+    clock.advance(10)
+    store(jar, "http://example.com/", "sid=new")
+    assert jar.cookie_header("http://example.com/") == "sid=new"
+
+
 def test_ck05_https_may_replace_a_secure_cookie(jar: Cookies) -> None:
     store(jar, "https://example.com/", "a=1; Secure")
     store(jar, "https://example.com/", "a=2")

@@ -664,7 +664,7 @@ class Cookies(MutableMapping[str, str]):
         if (
             not parsed.secure
             and not secure_origin
-            and self._shadows_secure(parsed.name, domain, path)
+            and self._shadows_secure(parsed.name, domain, path, now)
         ):
             return None
 
@@ -690,14 +690,19 @@ class Cookies(MutableMapping[str, str]):
         self._put(cookie)
         return cookie
 
-    def _shadows_secure(self, name: str, domain: str, path: str) -> bool:
+    def _shadows_secure(self, name: str, domain: str, path: str, now: float) -> bool:
         for existing_domain, bucket in self._domains.items():
             if not (
                 _domain_match(existing_domain, domain) or _domain_match(domain, existing_domain)
             ):
                 continue
             for (existing_path, existing_name), (_, cookie) in bucket.items():
-                if existing_name == name and cookie.secure and _path_match(path, existing_path):
+                if (
+                    existing_name == name
+                    and cookie.secure
+                    and _path_match(path, existing_path)
+                    and not cookie.is_expired(now)
+                ):
                     return True
         return False
 
