@@ -10,6 +10,7 @@ from ._auth import (
 )
 from ._client import USE_CLIENT_DEFAULT, Client, StreamingResponseContext
 from ._config import Limits, Timeout
+from ._cookies import Cookie, CookieConflict, Cookies
 from ._exceptions import (
     AuthFlowError,
     CircuitBreakerOpen,
@@ -67,6 +68,9 @@ __all__ = [
     "CloseError",
     "ConnectError",
     "ConnectTimeout",
+    "Cookie",
+    "CookieConflict",
+    "Cookies",
     "DNSError",
     "DecodingError",
     "DecompressionError",

@@ -17,12 +17,13 @@ from typing import Any, Final
 from ._auth import Auth, AuthTypes, build_auth, run_auth_flow
 from ._config import DEFAULT_TIMEOUT, Limits, Timeout, TimeoutTypes
 from ._content import RequestContent, RequestData, RequestFiles
+from ._cookies import Cookies, CookieTypes
 from ._deadline import DeadlineScope
 from ._exceptions import HyperHTTPError, InvalidURL, TooManyRedirects, UnsupportedProtocol
 from ._headers import Headers, HeaderTypes
 from ._hooks import EventHooks, normalize_hooks, run_hooks
 from ._models import Request, Response
-from ._redirects import REDIRECT_STATUSES, build_redirect_request
+from ._redirects import REDIRECT_STATUSES, USER_COOKIE, build_redirect_request
 from ._transports._tls import CertTypes, VerifyTypes
 from ._transports.base import AsyncTransport
 from ._transports.network import DEFAULT_HAPPY_EYEBALLS_DELAY, HTTPTransport
@@ -57,7 +58,6 @@ USE_CLIENT_DEFAULT: Final = _UseClientDefault()
 # Keyword arguments accepted for compatibility with hyperhttp 2.x whose feature arrives in a
 # later release: giving a non-default value raises NotImplementedError (docs/client.md).
 _NOT_YET: Final = {
-    "cookies": None,
     "proxies": None,
 }
 
@@ -76,7 +76,7 @@ class Client:
         base_url: URL | str = "",
         headers: HeaderTypes = None,
         params: QueryParamTypes = None,
-        cookies: Any = None,
+        cookies: CookieTypes = None,
         timeout: TimeoutTypes = DEFAULT_TIMEOUT,
         limits: Limits | None = None,
         max_connections: int | None = None,
@@ -104,7 +104,6 @@ class Client:
         max_decompressed_size: int | None = None,
     ) -> None:
         given = {
-            "cookies": cookies,
             "proxies": proxies,
         }
         for name, value in given.items():
@@ -127,6 +126,7 @@ class Client:
         self.follow_redirects = follow_redirects
         self._event_hooks = normalize_hooks(event_hooks)
         self.auth = auth
+        self._cookies = Cookies(cookies)  # always a copy: jars are per client (CK-09)
         # Retry and breaker are independent: setting one never turns the other on.
         self.retry = coerce_retry(retry)
         if circuit_breaker_manager is not None and not isinstance(
@@ -174,6 +174,15 @@ class Client:
         return self._base_url
 
     @property
+    def cookies(self) -> Cookies:
+        """The client's cookie jar: filled from every response, sent where in scope."""
+        return self._cookies
+
+    @cookies.setter
+    def cookies(self, cookies: CookieTypes) -> None:
+        self._cookies = Cookies(cookies)
+
+    @property
     def auth(self) -> Auth | None:
         """The client's default auth (``None``: none). Assign a tuple, Auth or callable."""
         return self._auth
@@ -214,10 +223,14 @@ class Client:
         data: RequestData | None = None,
         files: RequestFiles | None = None,
         json: Any = None,
+        cookies: CookieTypes = None,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
         extensions: dict[str, Any] | None = None,
     ) -> Request:
-        """The Request this client would send for these arguments."""
+        """The Request this client would send for these arguments.
+
+        ``cookies`` are sent with this request only (never stored in the client's jar).
+        """
         full_url = self._merge_url(url)
         if self._params is not None:
             full_url = full_url.copy_merge_params(self._params)
@@ -227,6 +240,12 @@ class Client:
         if headers is not None:
             merged = merged.copy()
             merged.update(headers if isinstance(headers, Headers) else Headers(headers))
+        if cookies:
+            per_request = Cookies(cookies).cookie_header(full_url)
+            if per_request:
+                merged = merged.copy() if merged is self.headers else merged
+                existing = merged.get("cookie")
+                merged["Cookie"] = f"{existing}; {per_request}" if existing else per_request
         if full_url.userinfo:
             merged = merged.copy() if merged is self.headers else merged
             if "authorization" not in merged:
@@ -399,8 +418,31 @@ class Client:
             deadline=deadline,
         )
 
+    @staticmethod
+    def _apply_cookies(request: Request, jar: Cookies) -> None:
+        """Set the Cookie header: the caller's own cookies plus the jar's for this URL.
+
+        Recomputed on every attempt from the caller's original value (kept in the request's
+        extensions), so a redirect hop or a retry never duplicates cookies.
+        """
+        extensions = request.extensions
+        if USER_COOKIE not in extensions:
+            extensions[USER_COOKIE] = request.headers.get("cookie")
+        user_cookie = extensions[USER_COOKIE]
+        from_jar = jar.cookie_header(request.url)
+        value = (
+            f"{user_cookie}; {from_jar}" if user_cookie and from_jar else user_cookie or from_jar
+        )
+        if value:
+            request.headers["Cookie"] = value
+        elif "cookie" in request.headers:
+            del request.headers["cookie"]
+
     async def _send_attempt(self, request: Request) -> Response:
-        """One network attempt: request hooks, the transport, response hooks."""
+        """One network attempt: cookies, request hooks, the transport, response hooks."""
+        jar = self._cookies
+        if jar:
+            self._apply_cookies(request, jar)
         hooks = self._event_hooks
         if hooks["request"]:
             await run_hooks(hooks["request"], request)
@@ -409,6 +451,8 @@ class Client:
             response.request = request
         response.max_response_size = self.max_response_size
         response.max_decompressed_size = self.max_decompressed_size
+        if response.headers.raw_value(b"set-cookie") is not None:
+            jar.extract_cookies(response)  # every hop's cookies, redirects included
         if hooks["response"]:
             try:
                 await run_hooks(hooks["response"], response)
@@ -428,6 +472,7 @@ class Client:
         data: RequestData | None = None,
         files: RequestFiles | None = None,
         json: Any = None,
+        cookies: CookieTypes = None,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
         auth: AuthTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
         follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
@@ -444,6 +489,7 @@ class Client:
             data=data,
             files=files,
             json=json,
+            cookies=cookies,
             timeout=timeout,
             extensions=extensions,
         )
@@ -460,6 +506,7 @@ class Client:
         data: RequestData | None = None,
         files: RequestFiles | None = None,
         json: Any = None,
+        cookies: CookieTypes = None,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
         auth: AuthTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
         follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
@@ -480,6 +527,7 @@ class Client:
             data=data,
             files=files,
             json=json,
+            cookies=cookies,
             timeout=timeout,
             extensions=extensions,
         )

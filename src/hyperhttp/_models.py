@@ -15,7 +15,7 @@ import datetime
 import json as jsonlib
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._content import (
     ByteBody,
@@ -41,6 +41,9 @@ from ._headers import Headers, HeaderTypes
 from ._status import reason_phrase_for
 from ._text import LineDecoder, TextDecoder, charset_from_content_type
 from ._urls import URL, QueryParamTypes
+
+if TYPE_CHECKING:
+    from ._cookies import Cookies
 
 __all__ = ["ByteStream", "Request", "Response", "ResponseStream"]
 
@@ -362,6 +365,16 @@ class Response:
     def url(self) -> URL | None:
         """The URL of the request this responds to."""
         return self.request.url if self.request is not None else None
+
+    @property
+    def cookies(self) -> Cookies:
+        """The cookies this response sets (its ``Set-Cookie`` fields, scoped to its URL)."""
+        from ._cookies import Cookies  # imported here: the jar module imports this one
+
+        jar = Cookies()
+        if self.request is not None:
+            jar.extract_cookies(self)
+        return jar
 
     @property
     def elapsed(self) -> datetime.timedelta:

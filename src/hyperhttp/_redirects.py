@@ -20,9 +20,12 @@ from ._exceptions import InvalidURL, RemoteProtocolError, StreamConsumed, Unsupp
 from ._models import Request, Response
 from ._urls import URL
 
-__all__ = ["REDIRECT_STATUSES", "SENSITIVE_ON_REDIRECT", "build_redirect_request"]
+__all__ = ["REDIRECT_STATUSES", "SENSITIVE_ON_REDIRECT", "USER_COOKIE", "build_redirect_request"]
 
 _SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+# Request extension holding the caller's own Cookie header, before the jar's cookies were
+# added: the client recomputes Cookie from it on every hop. Dropped across origins.
+USER_COOKIE: Final = "hyperhttp.user_cookie"
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 # Headers that carry credentials for one origin.
 SENSITIVE_ON_REDIRECT: Final = ("authorization", "proxy-authorization", "cookie")
@@ -91,4 +94,6 @@ def build_redirect_request(request: Request, response: Response) -> Request:
             request=request,
         )
     extensions = dict(request.extensions)
+    if not same_origin(url, request.url):
+        extensions.pop(USER_COOKIE, None)
     return Request(method, url, headers=headers, stream=stream, extensions=extensions)
