@@ -48,6 +48,7 @@ from ._exceptions import (
 )
 from ._headers import Headers
 from ._models import Request, Response
+from ._ratelimit import RateLimit
 from ._transports._tls import InsecureRequestWarning, create_ssl_context
 from ._transports.base import AsyncTransport
 from ._transports.mock import MockResponse, MockTransport, Router
@@ -91,6 +92,7 @@ __all__ = [
     "PoolTimeout",
     "ProtocolError",
     "ProxyError",
+    "RateLimit",
     "ReadError",
     "ReadTimeout",
     "RemoteProtocolError",

@@ -23,6 +23,7 @@ from ._exceptions import HyperHTTPError, InvalidURL, TooManyRedirects, Unsupport
 from ._headers import Headers, HeaderTypes
 from ._hooks import EventHooks, normalize_hooks, run_hooks
 from ._models import Request, Response
+from ._ratelimit import RateLimit, RateLimiter
 from ._redirects import REDIRECT_STATUSES, USER_COOKIE, build_redirect_request
 from ._transports._tls import CertTypes, VerifyTypes
 from ._transports.base import AsyncTransport
@@ -102,6 +103,7 @@ class Client:
         transport: AsyncTransport | None = None,
         max_response_size: int | None = None,
         max_decompressed_size: int | None = None,
+        rate_limit: RateLimit | float | None = None,
     ) -> None:
         given = {
             "proxies": proxies,
@@ -138,6 +140,11 @@ class Client:
             raise TypeError("telemetry must be an ErrorTelemetry")
         self.telemetry = telemetry
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            rate_limit = RateLimit(rate_limit)
+        self._rate_limiter = (
+            RateLimiter(rate_limit, sleep=self._sleep_hook) if rate_limit is not None else None
+        )
         self.http2 = http2
         if max_response_size is not None and max_response_size < 0:
             raise ValueError("max_response_size must be >= 0")
@@ -438,8 +445,14 @@ class Client:
         elif "cookie" in request.headers:
             del request.headers["cookie"]
 
+    async def _sleep_hook(self, delay: float) -> None:
+        await self._sleep(delay)
+
     async def _send_attempt(self, request: Request) -> Response:
         """One network attempt: cookies, request hooks, the transport, response hooks."""
+        if self._rate_limiter is not None:
+            url = request.url
+            await self._rate_limiter.acquire(f"{url.host}:{url.port_or_default}")
         jar = self._cookies
         if jar:
             self._apply_cookies(request, jar)
