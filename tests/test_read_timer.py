@@ -84,3 +84,38 @@ async def test_timed_out_connection_is_not_reused(scripted: ServerFactory) -> No
         assert (await client.get(server.url)).content == b"fresh"
         assert client.get_pool_stats()["open"] == 1
     assert server.accepted == 2
+
+
+async def test_write_timeout_releases_the_socket_at_once(scripted: ServerFactory) -> None:
+    # close() would wait to flush the unsent upload to a peer that never reads, keeping
+    # the socket open indefinitely; a failed request must abort the connection.
+    client_failed = asyncio.Event()
+    outcome: list[str] = []
+
+    async def never_read_then_check(conn: ServerConn) -> None:
+        await client_failed.wait()
+        received = 0
+        try:
+            # Read what the kernels buffered (a few MiB at most). A client that still holds
+            # the rest of the 32 MiB upload and keeps flushing it shows up as data past 8 MiB.
+            while chunk := await asyncio.wait_for(conn.reader.read(1 << 20), 2.0):
+                received += len(chunk)
+                if received > 8 * 1024 * 1024:
+                    outcome.append("still open")
+                    return
+            outcome.append("closed")
+        except (ConnectionError, asyncio.IncompleteReadError):
+            outcome.append("closed")
+        except asyncio.TimeoutError:
+            outcome.append("still open")
+
+    server = await scripted(never_read_then_check)
+    async with hyperhttp.Client(timeout=hyperhttp.Timeout(5.0, write=0.2)) as client:
+        with pytest.raises(hyperhttp.WriteTimeout):
+            await client.post(server.url, content=b"x" * (32 * 1024 * 1024))
+        client_failed.set()
+        for _ in range(400):
+            if outcome:
+                break
+            await asyncio.sleep(0.01)
+    assert outcome == ["closed"]

@@ -273,17 +273,17 @@ class HTTP11Connection(asyncio.Protocol):
             return
         waiter = self._loop.create_future()
         self._drain_waiter = waiter
+        # A plain timer rather than asyncio.wait_for: no extra task, and no race between
+        # the timeout and an outer cancellation.
+        timer = None
+        if write_timeout is not None:
+            timer = self._loop.call_later(write_timeout, _expire_drain, waiter, write_timeout)
         try:
-            if write_timeout is None:
-                await waiter
-            else:
-                await asyncio.wait_for(asyncio.shield(waiter), write_timeout)
-        except asyncio.TimeoutError:
-            raise WriteTimeout(
-                f"the server did not accept the request body within {write_timeout} s"
-            ) from None
+            await waiter
         finally:
             self._drain_waiter = None
+            if timer is not None:
+                timer.cancel()
 
     # -- receiving ----------------------------------------------------------------------------
 
@@ -432,14 +432,20 @@ class HTTP11Connection(asyncio.Protocol):
     def _abort_request(self) -> None:
         self.in_use = False
         self._cancel_timer()
-        self._close()
+        # abort(), not close(): close() would first try to flush what the transport still
+        # buffers (say, the rest of a large upload to a peer that stopped reading) and keep
+        # the socket open for as long as the peer keeps not reading.
+        self._close(abort=True)
         self._pool.discard(self)
 
-    def _close(self) -> None:
+    def _close(self, *, abort: bool = False) -> None:
         self.is_closed = True
         transport = self._transport
         if transport is not None and not transport.is_closing():
-            transport.abort() if self._error is not None else transport.close()
+            if abort or self._error is not None or transport.get_write_buffer_size():
+                transport.abort()
+            else:
+                transport.close()
 
 
 class H1ResponseStream(ResponseStream):
@@ -528,6 +534,13 @@ class H1ResponseStream(ResponseStream):
                 ResourceWarning,
                 stacklevel=1,
             )
+
+
+def _expire_drain(waiter: asyncio.Future[None], write_timeout: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(
+            WriteTimeout(f"the server did not accept the request body within {write_timeout} s")
+        )
 
 
 def _reason(head: ResponseHead) -> str:
