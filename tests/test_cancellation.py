@@ -265,3 +265,35 @@ async def test_exception_inside_a_stream_block_closes_the_connection(
                 raise KeyError("user code failed")
         assert client.get_pool_stats() == EMPTY
         await next_request_succeeds(client, server)
+
+
+@pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="asyncio.wait_for has this race before 3.12; no fix on 3.10"
+)
+async def test_cancel_as_the_connect_completes_is_not_swallowed(
+    scripted: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cancellation lands in the instant the TCP connect finishes.
+
+    asyncio.wait_for (before 3.12) then returns the connection and drops the cancellation, so
+    the request would go on as if nothing happened (CPython gh-86296).
+    """
+    server = await scripted(answering())
+    loop = asyncio.get_running_loop()
+    real_create_connection = loop.create_connection
+    task: asyncio.Task[object] | None = None
+
+    async def create_connection(*args: Any, **kwargs: Any) -> Any:
+        result = await real_create_connection(*args, **kwargs)
+        assert task is not None
+        loop.call_soon(task.cancel)  # runs before whoever awaits us is woken up
+        return result
+
+    monkeypatch.setattr(loop, "create_connection", create_connection)
+    async with Client(timeout=PATIENT) as client:
+        task = asyncio.create_task(client.get(server.url))
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        monkeypatch.undo()
+        assert client.get_pool_stats() == EMPTY
+        await next_request_succeeds(client, server)
