@@ -305,7 +305,12 @@ async def test_cancel_as_the_connect_completes_is_not_swallowed(
     real_create_connection = loop.create_connection
     task: asyncio.Task[object] | None = None
 
-    async def create_connection(*args: Any, **kwargs: Any) -> Any:
+    # Same keywords as the real one: the transport inspects its signature (and caches that).
+    async def create_connection(
+        *args: Any, happy_eyeballs_delay: float | None = None, **kwargs: Any
+    ) -> Any:
+        if happy_eyeballs_delay is not None:
+            kwargs["happy_eyeballs_delay"] = happy_eyeballs_delay
         result = await real_create_connection(*args, **kwargs)
         assert task is not None
         loop.call_soon(task.cancel)  # runs before whoever awaits us is woken up

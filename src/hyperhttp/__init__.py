@@ -1,8 +1,18 @@
 """hyperhttp: a fast, strict async HTTP client, with in-process and real-server test tools."""
 
+from ._auth import (
+    Auth,
+    BasicAuth,
+    BearerAuth,
+    DigestAuth,
+    FunctionAuth,
+    NetRCAuth,
+)
 from ._client import USE_CLIENT_DEFAULT, Client, StreamingResponseContext
 from ._config import Limits, Timeout
+from ._cookies import Cookie, CookieConflict, Cookies
 from ._exceptions import (
+    AuthFlowError,
     CircuitBreakerOpen,
     CloseError,
     ConnectError,
@@ -40,6 +50,7 @@ from ._headers import Headers
 from ._models import Request, Response
 from ._transports._tls import InsecureRequestWarning, create_ssl_context
 from ._transports.base import AsyncTransport
+from ._transports.mock import MockResponse, MockTransport, Router
 from ._transports.network import HTTPTransport
 from ._urls import URL
 from ._version import __version__
@@ -48,14 +59,23 @@ __all__ = [
     "URL",
     "USE_CLIENT_DEFAULT",
     "AsyncTransport",
+    "Auth",
+    "AuthFlowError",
+    "BasicAuth",
+    "BearerAuth",
     "CircuitBreakerOpen",
     "Client",
     "CloseError",
     "ConnectError",
     "ConnectTimeout",
+    "Cookie",
+    "CookieConflict",
+    "Cookies",
     "DNSError",
     "DecodingError",
     "DecompressionError",
+    "DigestAuth",
+    "FunctionAuth",
     "HTTPStatusError",
     "HTTPTransport",
     "Headers",
@@ -64,6 +84,9 @@ __all__ = [
     "InvalidURL",
     "Limits",
     "LocalProtocolError",
+    "MockResponse",
+    "MockTransport",
+    "NetRCAuth",
     "NetworkError",
     "PoolTimeout",
     "ProtocolError",
@@ -78,6 +101,7 @@ __all__ = [
     "ResponseNotRead",
     "ResponseTooLarge",
     "RetryError",
+    "Router",
     "StreamConsumed",
     "StreamError",
     "StreamingResponseContext",

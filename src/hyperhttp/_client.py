@@ -7,22 +7,32 @@ and share it, then ``aclose()`` it (or use ``async with``).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ssl
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final
 
+from ._auth import Auth, AuthTypes, build_auth, run_auth_flow
 from ._config import DEFAULT_TIMEOUT, Limits, Timeout, TimeoutTypes
 from ._content import RequestContent, RequestData, RequestFiles
-from ._exceptions import HyperHTTPError, InvalidURL, UnsupportedProtocol
+from ._cookies import Cookies, CookieTypes
+from ._deadline import DeadlineScope
+from ._exceptions import HyperHTTPError, InvalidURL, TooManyRedirects, UnsupportedProtocol
 from ._headers import Headers, HeaderTypes
+from ._hooks import EventHooks, normalize_hooks, run_hooks
 from ._models import Request, Response
+from ._redirects import REDIRECT_STATUSES, USER_COOKIE, build_redirect_request
 from ._transports._tls import CertTypes, VerifyTypes
 from ._transports.base import AsyncTransport
 from ._transports.network import DEFAULT_HAPPY_EYEBALLS_DELAY, HTTPTransport
 from ._urls import URL, QueryParamTypes
 from ._version import __version__
+from .errors._runner import send_with_resilience
+from .errors.circuit_breaker import DomainCircuitBreakerManager
+from .errors.retry import RetryPolicy, coerce_retry
+from .errors.telemetry import ErrorTelemetry
 
 __all__ = ["USE_CLIENT_DEFAULT", "Client"]
 
@@ -31,6 +41,9 @@ DEFAULT_MAX_REDIRECTS: Final = 20
 # Request URLs given as strings are resolved against base_url once and remembered: services
 # call the same few endpoints over and over. Cleared wholesale when full (bounded memory).
 URL_CACHE_SIZE: Final = 512
+# A redirect's body is read off the connection (to reuse it) only up to this many bytes;
+# past that the connection is closed instead (an unbounded drain is itself a DoS).
+MAX_REDIRECT_BODY: Final = 64 * 1024
 
 
 class _UseClientDefault:
@@ -45,15 +58,7 @@ USE_CLIENT_DEFAULT: Final = _UseClientDefault()
 # Keyword arguments accepted for compatibility with hyperhttp 2.x whose feature arrives in a
 # later release: giving a non-default value raises NotImplementedError (docs/client.md).
 _NOT_YET: Final = {
-    "cookies": None,
-    "retry": None,
-    "circuit_breaker_manager": None,
-    "telemetry": None,
     "proxies": None,
-    "auth": None,
-    "event_hooks": None,
-    "follow_redirects": False,
-    "max_decompressed_size": None,
 }
 
 
@@ -71,7 +76,7 @@ class Client:
         base_url: URL | str = "",
         headers: HeaderTypes = None,
         params: QueryParamTypes = None,
-        cookies: Any = None,
+        cookies: CookieTypes = None,
         timeout: TimeoutTypes = DEFAULT_TIMEOUT,
         limits: Limits | None = None,
         max_connections: int | None = None,
@@ -85,29 +90,21 @@ class Client:
         happy_eyeballs_delay: float | None = DEFAULT_HAPPY_EYEBALLS_DELAY,
         follow_redirects: bool = False,
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
-        retry: Any = None,
-        circuit_breaker_manager: Any = None,
-        telemetry: Any = None,
+        retry: RetryPolicy | bool | int | None = None,
+        circuit_breaker_manager: DomainCircuitBreakerManager | None = None,
+        telemetry: ErrorTelemetry | None = None,
         user_agent: str | None = None,
         accept_compressed: bool = True,
         proxies: Any = None,
         trust_env: bool = True,
-        auth: Any = None,
+        auth: AuthTypes = None,
         event_hooks: Any = None,
         transport: AsyncTransport | None = None,
         max_response_size: int | None = None,
         max_decompressed_size: int | None = None,
     ) -> None:
         given = {
-            "cookies": cookies,
-            "retry": retry,
-            "circuit_breaker_manager": circuit_breaker_manager,
-            "telemetry": telemetry,
             "proxies": proxies,
-            "auth": auth,
-            "event_hooks": event_hooks,
-            "follow_redirects": follow_redirects,
-            "max_decompressed_size": max_decompressed_size,
         }
         for name, value in given.items():
             if value != _NOT_YET[name]:
@@ -119,11 +116,35 @@ class Client:
         self._url_cache: dict[str, URL] = {}
         self._params = params
         self.timeout = _client_timeout(timeout, connect_timeout)
+        if (
+            isinstance(max_redirects, bool)
+            or not isinstance(max_redirects, int)
+            or max_redirects < 0
+        ):
+            raise ValueError("max_redirects must be an int >= 0")
         self.max_redirects = max_redirects
+        self.follow_redirects = follow_redirects
+        self._event_hooks = normalize_hooks(event_hooks)
+        self.auth = auth
+        self._cookies = Cookies(cookies)  # always a copy: jars are per client (CK-09)
+        # Retry and breaker are independent: setting one never turns the other on.
+        self.retry = coerce_retry(retry)
+        if circuit_breaker_manager is not None and not isinstance(
+            circuit_breaker_manager, DomainCircuitBreakerManager
+        ):
+            raise TypeError("circuit_breaker_manager must be a DomainCircuitBreakerManager")
+        self.circuit_breaker_manager = circuit_breaker_manager
+        if telemetry is not None and not isinstance(telemetry, ErrorTelemetry):
+            raise TypeError("telemetry must be an ErrorTelemetry")
+        self.telemetry = telemetry
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.http2 = http2
         if max_response_size is not None and max_response_size < 0:
             raise ValueError("max_response_size must be >= 0")
         self.max_response_size = max_response_size
+        if max_decompressed_size is not None and max_decompressed_size < 0:
+            raise ValueError("max_decompressed_size must be >= 0")
+        self.max_decompressed_size = max_decompressed_size
         default_headers = Headers(
             {
                 "Accept": "*/*",
@@ -153,6 +174,33 @@ class Client:
         return self._base_url
 
     @property
+    def cookies(self) -> Cookies:
+        """The client's cookie jar: filled from every response, sent where in scope."""
+        return self._cookies
+
+    @cookies.setter
+    def cookies(self, cookies: CookieTypes) -> None:
+        self._cookies = Cookies(cookies)
+
+    @property
+    def auth(self) -> Auth | None:
+        """The client's default auth (``None``: none). Assign a tuple, Auth or callable."""
+        return self._auth
+
+    @auth.setter
+    def auth(self, auth: AuthTypes) -> None:
+        self._auth = build_auth(auth)
+
+    @property
+    def event_hooks(self) -> EventHooks:
+        """``{"request": [...], "response": [...]}``; mutate the lists, or assign a new dict."""
+        return self._event_hooks
+
+    @event_hooks.setter
+    def event_hooks(self, event_hooks: Mapping[str, Iterable[Callable[[Any], Any]]]) -> None:
+        self._event_hooks = normalize_hooks(event_hooks)
+
+    @property
     def transport(self) -> AsyncTransport:
         """The transport every request goes through."""
         return self._transport
@@ -175,10 +223,14 @@ class Client:
         data: RequestData | None = None,
         files: RequestFiles | None = None,
         json: Any = None,
+        cookies: CookieTypes = None,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
         extensions: dict[str, Any] | None = None,
     ) -> Request:
-        """The Request this client would send for these arguments."""
+        """The Request this client would send for these arguments.
+
+        ``cookies`` are sent with this request only (never stored in the client's jar).
+        """
         full_url = self._merge_url(url)
         if self._params is not None:
             full_url = full_url.copy_merge_params(self._params)
@@ -188,6 +240,12 @@ class Client:
         if headers is not None:
             merged = merged.copy()
             merged.update(headers if isinstance(headers, Headers) else Headers(headers))
+        if cookies:
+            per_request = Cookies(cookies).cookie_header(full_url)
+            if per_request:
+                merged = merged.copy() if merged is self.headers else merged
+                existing = merged.get("cookie")
+                merged["Cookie"] = f"{existing}; {per_request}" if existing else per_request
         if full_url.userinfo:
             merged = merged.copy() if merged is self.headers else merged
             if "authorization" not in merged:
@@ -239,21 +297,167 @@ class Client:
 
     # -- sending --------------------------------------------------------------------------------
 
-    async def send(self, request: Request, *, stream: bool = False) -> Response:
-        """Send a built request. Unless ``stream``, the body is read before returning."""
+    async def send(
+        self,
+        request: Request,
+        *,
+        stream: bool = False,
+        auth: AuthTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        retry: RetryPolicy | bool | int | _UseClientDefault | None = USE_CLIENT_DEFAULT,
+    ) -> Response:
+        """Send a built request. Unless ``stream``, the body is read before returning.
+
+        ``auth``, ``follow_redirects`` and ``retry`` override the client's settings for this
+        request (``auth=None`` / ``retry=None``: none). ``Timeout(total=...)`` bounds all of
+        it: every redirect hop, retry, auth round and, unless ``stream``, the body.
+        """
         if self._closed:
-            raise RuntimeError("the client has been closed") from None
+            raise RuntimeError("the client has been closed")
+        timeout = request.extensions.get("timeout")
+        total = timeout.total if isinstance(timeout, Timeout) else None
+        deadline = None if total is None else asyncio.get_running_loop().time() + total
+        policy = self.retry if isinstance(retry, _UseClientDefault) else coerce_retry(retry)
+        async with DeadlineScope(deadline, total):
+            return await self._send(request, stream, auth, follow_redirects, policy, deadline)
+
+    async def _send(
+        self,
+        request: Request,
+        stream: bool,
+        auth: AuthTypes | _UseClientDefault,
+        follow_redirects: bool | _UseClientDefault,
+        policy: RetryPolicy | None,
+        deadline: float | None,
+    ) -> Response:
+        # Carried in the request so every hop (redirects copy extensions) and auth round uses
+        # the same policy and deadline; no state is shared between concurrent requests.
+        request.extensions["hyperhttp.resilience"] = (policy, deadline)
+        follow = (
+            self.follow_redirects
+            if isinstance(follow_redirects, _UseClientDefault)
+            else follow_redirects
+        )
+        request_auth = self._auth if isinstance(auth, _UseClientDefault) else build_auth(auth)
+        if request_auth is None:
+            response = await self._send_handling_redirects(request, follow)
+        else:
+            response = await self._send_handling_auth(request, request_auth, follow, stream)
+        if not stream:
+            try:
+                await response.aread()
+            except BaseException:
+                await response.aclose()
+                raise
+        return response
+
+    async def _send_handling_auth(
+        self, request: Request, auth: Auth, follow: bool, stream: bool
+    ) -> Response:
+        async def send_one(auth_request: Request) -> Response:
+            response = await self._send_handling_redirects(auth_request, follow)
+            if not stream:
+                # Responses the flow sees are read, so it can call .json() on them (the
+                # RefreshingBearer pattern). Streamed requests follow httpx: set
+                # requires_response_body on the Auth to have them read.
+                try:
+                    await response.aread()
+                except BaseException:
+                    await response.aclose()
+                    raise
+            return response
+
+        result = await run_auth_flow(auth, request, send_one)
+        response = result.response
+        response.history = [*result.history, *response.history]
+        return response
+
+    async def _send_handling_redirects(self, request: Request, follow: bool) -> Response:
+        history: list[Response] = []
+        while True:
+            response = await self._send_single_request(request)
+            response.history = list(history)
+            if response.status_code not in REDIRECT_STATUSES or "location" not in response.headers:
+                return response
+            if not follow or self.max_redirects == 0:
+                try:
+                    response.next_request = build_redirect_request(request, response)
+                except HyperHTTPError:
+                    response.next_request = None
+                return response
+            if len(history) >= self.max_redirects:
+                await response.adiscard(MAX_REDIRECT_BODY)
+                error = TooManyRedirects(
+                    f"exceeded {self.max_redirects} redirects", request=request
+                )
+                error.history = [*history, response]
+                raise error
+            try:
+                next_request = build_redirect_request(request, response)
+            except BaseException:
+                await response.aclose()
+                raise
+            # The body of a redirect is dropped without decoding; a large one closes the
+            # connection instead of being drained (checklist RD-09).
+            await response.adiscard(MAX_REDIRECT_BODY)
+            history.append(response)
+            request = next_request
+
+    async def _send_single_request(self, request: Request) -> Response:
+        """One hop: the network attempt, wrapped in retries, breaker and telemetry."""
+        policy, deadline = request.extensions.get("hyperhttp.resilience", (self.retry, None))
+        if policy is None and self.circuit_breaker_manager is None and self.telemetry is None:
+            return await self._send_attempt(request)
+        return await send_with_resilience(
+            request,
+            self._send_attempt,
+            retry=policy,
+            breaker=self.circuit_breaker_manager,
+            telemetry=self.telemetry,
+            sleep=self._sleep,
+            deadline=deadline,
+        )
+
+    @staticmethod
+    def _apply_cookies(request: Request, jar: Cookies) -> None:
+        """Set the Cookie header: the caller's own cookies plus the jar's for this URL.
+
+        Recomputed on every attempt from the caller's original value (kept in the request's
+        extensions), so a redirect hop or a retry never duplicates cookies.
+        """
+        extensions = request.extensions
+        if USER_COOKIE not in extensions:
+            extensions[USER_COOKIE] = request.headers.get("cookie")
+        user_cookie = extensions[USER_COOKIE]
+        from_jar = jar.cookie_header(request.url)
+        value = (
+            f"{user_cookie}; {from_jar}" if user_cookie and from_jar else user_cookie or from_jar
+        )
+        if value:
+            request.headers["Cookie"] = value
+        elif "cookie" in request.headers:
+            del request.headers["cookie"]
+
+    async def _send_attempt(self, request: Request) -> Response:
+        """One network attempt: cookies, request hooks, the transport, response hooks."""
+        jar = self._cookies
+        if jar:
+            self._apply_cookies(request, jar)
+        hooks = self._event_hooks
+        if hooks["request"]:
+            await run_hooks(hooks["request"], request)
         response = await self._transport.handle_async_request(request)
         if response.request is None:
             response.request = request
         response.max_response_size = self.max_response_size
-        if not stream:
+        response.max_decompressed_size = self.max_decompressed_size
+        if response.headers.raw_value(b"set-cookie") is not None:
+            jar.extract_cookies(response)  # every hop's cookies, redirects included
+        if hooks["response"]:
             try:
-                await response.aread()
-            except BaseException as exc:
+                await run_hooks(hooks["response"], response)
+            except BaseException:
                 await response.aclose()
-                if isinstance(exc, HyperHTTPError) and exc.request is None:
-                    exc.request = request
                 raise
         return response
 
@@ -268,7 +472,11 @@ class Client:
         data: RequestData | None = None,
         files: RequestFiles | None = None,
         json: Any = None,
+        cookies: CookieTypes = None,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        auth: AuthTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        retry: RetryPolicy | bool | int | _UseClientDefault | None = USE_CLIENT_DEFAULT,
         extensions: dict[str, Any] | None = None,
     ) -> Response:
         """Send a request; the response body is read before this returns."""
@@ -281,10 +489,11 @@ class Client:
             data=data,
             files=files,
             json=json,
+            cookies=cookies,
             timeout=timeout,
             extensions=extensions,
         )
-        return await self.send(request)
+        return await self.send(request, auth=auth, follow_redirects=follow_redirects, retry=retry)
 
     def stream(
         self,
@@ -297,7 +506,11 @@ class Client:
         data: RequestData | None = None,
         files: RequestFiles | None = None,
         json: Any = None,
+        cookies: CookieTypes = None,
         timeout: TimeoutTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        auth: AuthTypes | _UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | _UseClientDefault = USE_CLIENT_DEFAULT,
+        retry: RetryPolicy | bool | int | _UseClientDefault | None = USE_CLIENT_DEFAULT,
         extensions: dict[str, Any] | None = None,
     ) -> StreamingResponseContext:
         """Send a request and hand the response over with its body unread.
@@ -314,10 +527,11 @@ class Client:
             data=data,
             files=files,
             json=json,
+            cookies=cookies,
             timeout=timeout,
             extensions=extensions,
         )
-        return StreamingResponseContext(self, request)
+        return StreamingResponseContext(self, request, auth, follow_redirects, retry)
 
     async def get(self, url: URL | str, **kwargs: Any) -> Response:
         """Send a GET request (keyword arguments as for :meth:`request`)."""
@@ -359,6 +573,8 @@ class Client:
         if not self._closed:
             self._closed = True
             await self._transport.aclose()
+            if self.telemetry is not None:
+                await self.telemetry.aclose()
 
     async def __aenter__(self) -> Client:
         return self
@@ -375,18 +591,40 @@ class Client:
 class StreamingResponseContext:
     """What :meth:`Client.stream` returns: await it, or use it with ``async with``."""
 
-    __slots__ = ("_client", "_request", "_response")
+    __slots__ = ("_auth", "_client", "_follow", "_request", "_response", "_retry")
 
-    def __init__(self, client: Client, request: Request) -> None:
+    def __init__(
+        self,
+        client: Client,
+        request: Request,
+        auth: AuthTypes | _UseClientDefault,
+        follow: bool | _UseClientDefault,
+        retry: RetryPolicy | bool | int | _UseClientDefault | None,
+    ) -> None:
         self._client = client
         self._request = request
+        self._auth = auth
+        self._follow = follow
+        self._retry = retry
         self._response: Response | None = None
 
     def __await__(self) -> Generator[Any, None, Response]:
-        return self._client.send(self._request, stream=True).__await__()
+        return self._client.send(
+            self._request,
+            stream=True,
+            auth=self._auth,
+            follow_redirects=self._follow,
+            retry=self._retry,
+        ).__await__()
 
     async def __aenter__(self) -> Response:
-        self._response = await self._client.send(self._request, stream=True)
+        self._response = await self._client.send(
+            self._request,
+            stream=True,
+            auth=self._auth,
+            follow_redirects=self._follow,
+            retry=self._retry,
+        )
         return self._response
 
     async def __aexit__(

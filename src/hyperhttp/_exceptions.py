@@ -34,6 +34,7 @@ Everything the public API raises on purpose is a subclass of :class:`HyperHTTPEr
     │   ├── ResponseNotRead ....... .content on a streamed response before aread()
     │   └── RequestNotRead ........ .content on a request with a streaming body
     ├── ResponseTooLarge .......... the body exceeded max_response_size
+    ├── AuthFlowError ............. an auth flow yielded nothing, looped, or cannot answer
     ├── CircuitBreakerOpen ........ the host's breaker is open; nothing was sent
     └── RetryError ................ retries ran out; carries the last error and history
 
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from ._models import Request, Response
 
 __all__ = [
+    "AuthFlowError",
     "CircuitBreakerOpen",
     "CloseError",
     "ConnectError",
@@ -192,7 +194,11 @@ class DecompressionError(DecodingError):
 
 
 class TooManyRedirects(HyperHTTPError):
-    """More redirects than ``max_redirects`` were followed."""
+    """More redirects than ``max_redirects`` were followed. ``history``: every response."""
+
+    def __init__(self, message: str = "", *, request: Request | None = None) -> None:
+        super().__init__(message, request=request)
+        self.history: list[Response] = []
 
 
 class HTTPStatusError(HyperHTTPError):
@@ -231,6 +237,11 @@ class ResponseTooLarge(HyperHTTPError):
     """The response body is larger than ``max_response_size``."""
 
 
+class AuthFlowError(HyperHTTPError):
+    """An auth flow could not go on: it yielded no request, asked for more than
+    ``MAX_AUTH_ROUNDS`` requests, or met a challenge this Python cannot answer."""
+
+
 class CircuitBreakerOpen(HyperHTTPError):
     """The circuit breaker for this host is open; the request was not sent."""
 
@@ -243,7 +254,9 @@ class CircuitBreakerOpen(HyperHTTPError):
 
 
 class RetryError(HyperHTTPError):
-    """Retries ran out. ``last_exception`` is the final failure, ``history`` every attempt."""
+    """Retries ran out. ``last_exception`` is the final failure, ``history`` every attempt
+    (a tuple of ``hyperhttp.errors.retry.AttemptRecord``); ``response`` is the last response
+    when status retries ran out with ``raise_on_status=True``."""
 
     def __init__(
         self,
@@ -252,7 +265,14 @@ class RetryError(HyperHTTPError):
         request: Request | None = None,
         last_exception: BaseException | None = None,
         history: tuple[Any, ...] = (),
+        response: Response | None = None,
     ) -> None:
         super().__init__(message, request=request)
         self.last_exception = last_exception
-        self.history = history
+        self.history = tuple(history)
+        self.response = response
+
+    @property
+    def original_exception(self) -> BaseException | None:
+        """hyperhttp 2.x name of ``last_exception``."""
+        return self.last_exception

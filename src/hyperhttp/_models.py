@@ -15,7 +15,7 @@ import datetime
 import json as jsonlib
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._content import (
     ByteBody,
@@ -25,8 +25,11 @@ from ._content import (
     RequestFiles,
     encode_request,
 )
+from ._decompress import make_decoder
 from ._exceptions import (
+    DecompressionError,
     HTTPStatusError,
+    HyperHTTPError,
     LocalProtocolError,
     RequestNotRead,
     ResponseClosed,
@@ -38,6 +41,9 @@ from ._headers import Headers, HeaderTypes
 from ._status import reason_phrase_for
 from ._text import LineDecoder, TextDecoder, charset_from_content_type
 from ._urls import URL, QueryParamTypes
+
+if TYPE_CHECKING:
+    from ._cookies import Cookies
 
 __all__ = ["ByteStream", "Request", "Response", "ResponseStream"]
 
@@ -104,10 +110,21 @@ class Request:
 
     def _set_framing_headers(self) -> None:
         headers = self.headers
-        if "host" not in headers and self.url.host:
-            headers.insert(0, "Host", self.url.netloc)
-        has_length = "content-length" in headers
-        has_te = "transfer-encoding" in headers
+        # One pass over the names: cheaper than several indexed lookups around an insert.
+        names = headers.lower_names()
+        hosts = names.count(b"host")
+        if not hosts:
+            if self.url.host:
+                # The URL validated host and port: no need to validate them again.
+                headers.insert_trusted(0, b"Host", self.url.netloc.encode("ascii"))
+        elif hosts > 1:
+            raise LocalProtocolError("a request must not have more than one Host header")
+        elif names[0] != b"host":
+            # RFC 9110 7.2: a user-supplied Host is kept, but sent first like ours.
+            value = headers.pop("host")
+            headers.insert(0, "Host", value)
+        has_length = b"content-length" in names
+        has_te = b"transfer-encoding" in names
         if has_length and has_te:
             raise LocalProtocolError(
                 "a request cannot have both Content-Length and Transfer-Encoding"
@@ -159,6 +176,10 @@ class Request:
             stream = None
         else:
             stream = self.stream
+            if stream is not None and stream.content_length is not None:
+                # A streamed body read with aread() now has a length: frame it with
+                # Content-Length rather than the chunked framing it was built with.
+                headers.pop("transfer-encoding", None)
         url = changes.pop("url", self.url)
         if "host" in headers and URL(url).netloc != self.url.netloc:
             del headers["host"]
@@ -235,7 +256,9 @@ class Response:
         "http_version",
         "is_closed",
         "is_stream_consumed",
+        "max_decompressed_size",
         "max_response_size",
+        "next_request",
         "num_bytes_downloaded",
         "on_close",
         "reason_phrase",
@@ -273,6 +296,8 @@ class Response:
         self.default_encoding = default_encoding
         self.trailers = Headers()
         self.max_response_size: int | None = None
+        self.max_decompressed_size: int | None = None
+        self.next_request: Request | None = None
         self.on_close: Callable[[Response], None] | None = None
         self.num_bytes_downloaded = 0
         self.is_closed = False
@@ -342,6 +367,16 @@ class Response:
         return self.request.url if self.request is not None else None
 
     @property
+    def cookies(self) -> Cookies:
+        """The cookies this response sets (its ``Set-Cookie`` fields, scoped to its URL)."""
+        from ._cookies import Cookies  # imported here: the jar module imports this one
+
+        jar = Cookies()
+        if self.request is not None:
+            jar.extract_cookies(self)
+        return jar
+
+    @property
     def elapsed(self) -> datetime.timedelta:
         """Time from sending the request until the body was read (or the response closed)."""
         if self._elapsed is None:
@@ -392,29 +427,53 @@ class Response:
     async def aread(self) -> bytes:
         """Read the whole body (once; later calls return the same bytes)."""
         if self._content is None:
-            if self.is_stream_consumed:
-                raise StreamConsumed("the response body was already streamed")
-            if self.is_closed:
-                raise ResponseClosed("the response was closed before its body was read")
-            self.is_stream_consumed = True
+            self._claim_stream()
             try:
-                self._content = await self.stream.aread_all(self.max_response_size)
+                self._content = await self._read_and_decode()
+            except HyperHTTPError as exc:
+                if exc.request is None:
+                    exc.request = self.request
+                raise
             finally:
                 await self.aclose()
-            self.num_bytes_downloaded = len(self._content)
         return self._content
 
-    async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
-        """The body as it came off the wire (still content-encoded), chunk by chunk."""
-        if self._content is not None:
-            for start in range(0, len(self._content), chunk_size or len(self._content) or 1):
-                yield self._content[start : start + (chunk_size or len(self._content))]
-            return
+    async def adiscard(self, limit: int) -> None:
+        """Drop the body without decoding it: read up to ``limit`` raw bytes off the
+        connection (so it can be reused), or close the connection if there are more."""
+        if self._content is None and not self.is_closed and not self.is_stream_consumed:
+            self.is_stream_consumed = True
+            try:
+                await self.stream.aread_all(limit)
+            except HyperHTTPError:
+                pass  # too large or broken: closing below discards the connection
+        await self.aclose()
+
+    def _claim_stream(self) -> None:
         if self.is_stream_consumed:
             raise StreamConsumed("the response body was already streamed")
         if self.is_closed:
             raise ResponseClosed("the response was closed before its body was read")
         self.is_stream_consumed = True
+
+    async def _read_and_decode(self) -> bytes:
+        try:
+            decoder = make_decoder(_content_encoding(self.headers))
+        except HyperHTTPError:
+            # Read (and drop) the body anyway, so the connection stays reusable.
+            await self.stream.aread_all(self.max_response_size)
+            raise
+        raw = await self.stream.aread_all(self.max_response_size)
+        self.num_bytes_downloaded = len(raw)
+        if decoder is None:
+            return raw
+        pieces = decoder.decode(raw) + decoder.flush()
+        _check_decoded_size(sum(len(piece) for piece in pieces), self.max_decompressed_size)
+        return b"".join(pieces)
+
+    async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """The body as it came off the wire (still content-encoded), chunk by chunk."""
+        self._claim_stream()
         limit = self.max_response_size
         buffer = b""
         try:
@@ -431,13 +490,40 @@ class Response:
                     buffer = buffer[chunk_size:]
             if buffer:
                 yield buffer
+        except HyperHTTPError as exc:
+            if exc.request is None:
+                exc.request = self.request
+            raise
         finally:
             await self.aclose()
 
     async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         """The body bytes, decoded from any Content-Encoding, chunk by chunk."""
-        async for chunk in self.aiter_raw(chunk_size):
-            yield chunk
+        if self._content is not None:
+            step = chunk_size or len(self._content) or 1
+            for start in range(0, len(self._content), step):
+                yield self._content[start : start + step]
+            return
+        try:
+            decoder = make_decoder(_content_encoding(self.headers))
+        except HyperHTTPError as exc:
+            exc.request = self.request
+            await self.aclose()
+            raise
+        if decoder is None:
+            async for chunk in self.aiter_raw(chunk_size):
+                yield chunk
+            return
+        total = 0
+        async for chunk in self.aiter_raw():
+            for piece in decoder.decode(chunk):
+                total += len(piece)
+                _check_decoded_size(total, self.max_decompressed_size)
+                yield piece
+        for piece in decoder.flush():
+            total += len(piece)
+            _check_decoded_size(total, self.max_decompressed_size)
+            yield piece
 
     async def aiter_text(self, chunk_size: int | None = None) -> AsyncIterator[str]:
         """The body as text, never splitting a multibyte character."""
@@ -479,6 +565,20 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code} {self.reason_phrase}]>"
+
+
+def _content_encoding(headers: Headers) -> str | None:
+    # Every Content-Encoding line counts ("gzip" and "br" on two lines mean "gzip, br"); the
+    # common case (none) is answered without building the header index.
+    if headers.raw_value(b"content-encoding") is None:
+        return None
+    value: str | None = headers.get("content-encoding")
+    return value
+
+
+def _check_decoded_size(total: int, limit: int | None) -> None:
+    if limit is not None and total > limit:
+        raise DecompressionError(f"the decompressed body exceeds {limit} bytes")
 
 
 def _body_from(content: bytes | str | None, text: str | None, json: Any, headers: Headers) -> bytes:

@@ -44,7 +44,7 @@ import functools
 import ipaddress
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 from urllib.parse import quote, unquote, unquote_plus
 
 import idna
@@ -76,17 +76,11 @@ CACHEABLE_URL_LENGTH = 2048
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
-PrimitiveData = Union[str, int, float, bool, None]  # noqa: UP007 (runtime alias, py3.10 ok)
-QueryValue = Union[PrimitiveData, Sequence[PrimitiveData]]  # noqa: UP007
+PrimitiveData = str | int | float | bool | None
+QueryValue = PrimitiveData | Sequence[PrimitiveData]
 #: What ``params=`` accepts: an encoded query string (``str`` or ASCII ``bytes``), a mapping
 #: of names to a value or a sequence of values, or a sequence of ``(name, value)`` pairs.
-QueryParamTypes = Union[  # noqa: UP007
-    None,
-    str,
-    bytes,
-    Mapping[str, QueryValue],
-    Sequence[tuple[str, QueryValue]],
-]
+QueryParamTypes = str | bytes | Mapping[str, QueryValue] | Sequence[tuple[str, QueryValue]] | None
 
 # RFC 3986 appendix B, with the scheme restricted to its section 3.1 grammar.
 _SPLIT_RE = re.compile(
@@ -309,6 +303,9 @@ def _parse_uncached(text: str) -> _Parts:
     port: int | None = None
     try:
         if authority is not None:
+            if "\\" in authority:
+                # WHATWG parsers read "\\" as "/" there, so they would see another host.
+                raise InvalidURL("Invalid URL: backslash in the authority")
             raw_userinfo, at, hostport = authority.rpartition("@")
             if at and raw_userinfo:
                 userinfo = _encode(_USERINFO_ENCODE_RE, raw_userinfo)
@@ -656,6 +653,8 @@ class URL:
             if "username" in changes or "password" in changes:
                 username = _require_str("username", changes.get("username", self.username))
                 password = _require_str("password", changes.get("password", self.password))
+                _reject_controls("username", username)
+                _reject_controls("password", password)
                 userinfo = quote(username, safe="!$&'()*+,;=") if username else ""
                 if password:
                     userinfo += ":" + quote(password, safe="!$&'()*+,;=")

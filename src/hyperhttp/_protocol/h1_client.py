@@ -29,6 +29,8 @@ obs-fold, bad chunk sizes and bad tokens. This module adds what llhttp leaves to
   request-smuggling door);
 * caps on header bytes and count, counted across reads, so a drip-fed header block cannot
   grow memory without bound;
+* the same byte cap on chunk framing that carries no body data (chunk extensions, trailers),
+  so an endless extension or trailer line is cut too;
 * a connection is reusable only if the response said keep-alive *and* no byte followed the
   end of the message (surplus bytes mean the peer and we disagree on framing).
 """
@@ -104,6 +106,12 @@ class ResponseEnd:
 Event = ResponseHead | bytes | ResponseEnd
 
 _HEAD: Final = b"HEAD"
+_HTTP_PREFIX: Final = b"HTTP/"
+# Reads longer than this are fed in slices while the head or a chunked body is being parsed.
+_SLICE: Final = 16 * 1024
+# reason-phrase = *( HTAB / SP / VCHAR / obs-text ): other C0 controls and DEL are errors
+# (llhttp lets a NUL through).
+_BAD_REASON: Final = bytes(b for b in range(32) if b != 9) + b"\x7f"
 _VERSIONS: Final = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
 
 
@@ -116,8 +124,12 @@ class ResponseParser:
         "_complete",
         "_events",
         "_failed",
+        "_fed_head",
+        "_framing_run",
+        "_has_content_length",
         "_head_bytes",
         "_head_done",
+        "_head_tail",
         "_headers",
         "_interim_count",
         "_is_head_request",
@@ -126,6 +138,7 @@ class ResponseParser:
         "_max_header_count",
         "_max_interim",
         "_parser",
+        "_prefix",
         "_reason",
         "_status",
         "_surplus",
@@ -152,6 +165,9 @@ class ResponseParser:
         self._surplus = False
         self._interim_count = 0
         self._head_bytes = 0
+        self._fed_head = 0
+        self._head_tail = b""
+        self._prefix = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._trailers: list[tuple[bytes, bytes]] = []
         self._reason = b""
@@ -161,6 +177,8 @@ class ResponseParser:
         self._body_until_close = False
         self._te_seen = False
         self._te_chunked = False
+        self._has_content_length = False
+        self._framing_run = 0
 
     # -- public API -------------------------------------------------------------------------
 
@@ -176,6 +194,9 @@ class ResponseParser:
         self._surplus = False
         self._interim_count = 0
         self._head_bytes = 0
+        self._fed_head = 0
+        self._head_tail = b""
+        self._prefix = b""
         self._reset_message()
 
     @property
@@ -203,6 +224,31 @@ class ResponseParser:
         if self._complete:
             self._surplus = True
             return []
+        if self._is_head_request and not self._head_done:
+            return self._feed_head_response(data)
+        if len(data) > _SLICE and (self._te_chunked or not self._head_done):
+            return self._feed_sliced(data)
+        return self._feed(data)
+
+    def _feed_sliced(self, data: bytes) -> list[Event]:
+        # Chunk framing is measured per feed (see _feed); slicing big reads keeps that
+        # measure within _SLICE bytes of exact. Memoryviews: no copies.
+        events: list[Event] = []
+        view = memoryview(data)
+        for start in range(0, len(data), _SLICE):
+            if self._complete or self._failed:
+                self._surplus = True
+                break
+            events += self._feed(view[start : start + _SLICE])
+        return events
+
+    def _feed(self, data: bytes | memoryview) -> list[Event]:
+        parser = self._parser
+        assert parser is not None
+        head_was_done = self._head_done
+        body_before = self._body_received
+        if len(self._prefix) < 5:
+            self._check_prefix(data)
         events: list[Event] = []
         self._events = events
         try:
@@ -232,12 +278,54 @@ class ResponseParser:
             self._fail()
             raise
         if not self._head_done and not self._complete:
-            self._head_bytes += len(data)
-            if self._head_bytes > self._max_header_bytes:
+            # Every byte so far belongs to a head (1xx heads included): this bounds a head
+            # that never ends, however it is drip-fed. Complete heads are measured exactly
+            # by the callbacks instead (the last read may carry body bytes too).
+            self._fed_head += len(data)
+            if self._fed_head > self._max_header_bytes:
                 self._fail()
                 raise RemoteProtocolError(
                     f"response header block exceeds {self._max_header_bytes} bytes"
                 )
+        elif head_was_done and self._te_chunked and not self._complete:
+            # Bytes of chunk framing with no body byte among them: chunk-size lines with
+            # their extensions, and trailers. llhttp buffers nothing of an extension, but
+            # httptools does grow a trailer field until its line ends; either way a peer
+            # sending framing that never ends is cut here.
+            if self._body_received != body_before:
+                self._framing_run = 0
+            else:
+                self._framing_run += len(data)
+                if self._framing_run > self._max_header_bytes:
+                    self._fail()
+                    raise RemoteProtocolError(
+                        f"more than {self._max_header_bytes} bytes of chunk framing "
+                        "(chunk extensions or trailers) without body data"
+                    )
+        return events
+
+    def _feed_head_response(self, data: bytes) -> list[Event]:
+        # The response to HEAD ends with its head, but llhttp does not know that and would
+        # quietly eat what follows as body (chunk-size digits give no callback at all). So
+        # the head is fed up to each blank line (one per 1xx head, then the final one:
+        # llhttp rejects bare LF, so CRLFCRLF is the only way a head ends) and anything
+        # after the final head is surplus, never parsed.
+        events: list[Event] = []
+        while data:
+            window = self._head_tail + data
+            end = window.find(b"\r\n\r\n")
+            if end < 0:
+                self._head_tail = window[-3:]
+                events += self._feed(data)
+                return events
+            cut = end + 4 - len(self._head_tail)
+            self._head_tail = b""
+            events += self._feed(data[:cut])
+            data = data[cut:]
+            if self._complete:
+                if data:
+                    self._surplus = True
+                break
         return events
 
     def feed_eof(self) -> list[Event]:
@@ -251,7 +339,7 @@ class ResponseParser:
             self._complete = True
             self._keep_alive = False
             return [ResponseEnd([])]
-        if not self._head_done and self._head_bytes == 0 and self._interim_count == 0:
+        if not self._head_done and self._fed_head == 0 and self._interim_count == 0:
             raise RemoteProtocolError("server closed the connection without sending a response")
         if not self._head_done:
             raise RemoteProtocolError("server closed the connection in the middle of the headers")
@@ -272,7 +360,9 @@ class ResponseParser:
             self._surplus = True
 
     def on_status(self, status: bytes) -> None:
-        self._reason = status
+        # llhttp reports the reason phrase in as many pieces as it arrived in.
+        self._reason += status
+        self._count_head_bytes(len(status))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if self._complete:
@@ -286,16 +376,23 @@ class ResponseParser:
                 raise RemoteProtocolError(f"more than {self._max_header_count} trailer fields")
             self._trailers.append((name, value))
             return
-        self._head_bytes += len(name) + len(value) + 4
-        if self._head_bytes > self._max_header_bytes:
+        # Inlined (this runs for every header of every response): "name: value\r\n".
+        head_bytes = self._head_bytes + len(name) + len(value) + 4
+        self._head_bytes = head_bytes
+        if head_bytes > self._max_header_bytes:
             raise RemoteProtocolError(
                 f"response header block exceeds {self._max_header_bytes} bytes"
             )
-        if len(self._headers) >= self._max_header_count:
+        headers = self._headers
+        if len(headers) >= self._max_header_count:
             raise RemoteProtocolError(f"response has more than {self._max_header_count} headers")
-        if len(name) == 17 and name.lower() == b"transfer-encoding":
+        name_length = len(name)
+        if name_length == 14:
+            if name.lower() == b"content-length":
+                self._has_content_length = True
+        elif name_length == 17 and name.lower() == b"transfer-encoding":
             self._check_transfer_encoding(value)
-        self._headers.append((name, value))
+        headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         if self._complete:
@@ -308,6 +405,11 @@ class ResponseParser:
             raise RemoteProtocolError("unsupported HTTP version in the status line")
         if not 100 <= status <= 599:
             raise RemoteProtocolError(f"invalid status code {status}")
+        reason = self._reason
+        if reason.translate(None, _BAD_REASON) != reason:
+            raise RemoteProtocolError("control character in the reason phrase")
+        # "HTTP/1.1 200 " + CRLF (the reason itself was counted as it came), final CRLF.
+        self._count_head_bytes((15 if reason else 14) + 2)
         if status < 200:
             if status == 101:
                 return  # llhttp raises HttpParserUpgrade right after this callback
@@ -328,7 +430,7 @@ class ResponseParser:
             # wait for that many bytes; we finish here and any byte that does come is surplus.
             self._finish()
             return
-        if not self._te_chunked and not _has_content_length(headers):
+        if not self._te_chunked and not self._has_content_length:
             self._body_until_close = True
             self._keep_alive = False
 
@@ -364,6 +466,28 @@ class ResponseParser:
         self._body_until_close = False
         self._te_seen = False
         self._te_chunked = False
+        self._has_content_length = False
+        self._framing_run = 0
+
+    def _count_head_bytes(self, count: int) -> None:
+        # Status lines and fields of the final head and every 1xx head before it, as they
+        # appear on the wire when fields are written "name: value".
+        self._head_bytes += count
+        if self._head_bytes > self._max_header_bytes:
+            raise RemoteProtocolError(
+                f"response header block exceeds {self._max_header_bytes} bytes"
+            )
+
+    def _check_prefix(self, data: bytes | memoryview) -> None:
+        # llhttp also takes "RTSP/1.0" and "ICE/1.0" status lines (as version 1.0): protocol
+        # confusion. Checked on the first bytes, so a TLS reply to a plain-text request fails
+        # at once rather than after a timeout.
+        prefix = self._prefix + bytes(data[: 5 - len(self._prefix)])
+        self._prefix = prefix
+        if not _HTTP_PREFIX.startswith(prefix):
+            self._fail()
+            hint = " (a TLS server on a plain-text connection?)" if prefix[:1] == b"\x16" else ""
+            raise RemoteProtocolError(f"the response does not start with 'HTTP/'{hint}")
 
     def _check_transfer_encoding(self, value: bytes) -> None:
         if self._te_seen:
@@ -377,14 +501,12 @@ class ResponseParser:
         self._te_chunked = True
 
 
-def _has_content_length(headers: list[tuple[bytes, bytes]]) -> bool:
-    return any(len(name) == 14 and name.lower() == b"content-length" for name, _ in headers)
-
-
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     for name, value in headers:
         if len(name) == 14 and name.lower() == b"content-length":
-            return int(value)  # llhttp accepted it: ASCII digits only, no overflow
+            # llhttp accepted it: ASCII digits, value below 2**64. Leading zeros are not
+            # limited, and int() refuses strings over 4300 digits: strip them first.
+            return int(value.strip().lstrip(b"0") or b"0")
     return None
 
 

@@ -9,24 +9,21 @@ leaves ``handle_async_request`` carries the request.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
-import socket
 import ssl
 from typing import Final
 
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Limits, Timeout
 from .._exceptions import (
-    ConnectError,
-    ConnectTimeout,
-    DNSError,
     HyperHTTPError,
     ReadError,
     RemoteProtocolError,
-    TLSError,
     UnsupportedProtocol,
     WriteError,
 )
 from .._models import Request, Response
+from ._errors import map_connect_error
 from ._h1_connection import HTTP11Connection, wait_with_timeout
 from ._pool import ConnectionPool, Origin
 from ._tls import CertTypes, VerifyTypes, create_ssl_context
@@ -119,14 +116,19 @@ class HTTPTransport(AsyncTransport):
         # would turn the name check off altogether.
         server_hostname = host if ssl_context is not None else None
         try:
-            connect = loop.create_connection(
-                lambda: conn,
-                host,
-                port,
-                ssl=ssl_context,
-                server_hostname=server_hostname,
-                happy_eyeballs_delay=self._happy_eyeballs_delay,
-            )
+            if self._happy_eyeballs_delay is not None and _supports_happy_eyeballs(loop):
+                connect = loop.create_connection(
+                    lambda: conn,
+                    host,
+                    port,
+                    ssl=ssl_context,
+                    server_hostname=server_hostname,
+                    happy_eyeballs_delay=self._happy_eyeballs_delay,
+                )
+            else:
+                connect = loop.create_connection(
+                    lambda: conn, host, port, ssl=ssl_context, server_hostname=server_hostname
+                )
             if timeout.connect is None:
                 await connect
             else:
@@ -136,7 +138,7 @@ class HTTPTransport(AsyncTransport):
             conn.close()
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            raise _map_connect_error(exc, host, port, timeout.connect) from None
+            raise map_connect_error(exc, f"{host}:{port}", timeout.connect) from None
         return conn
 
     async def aclose(self) -> None:
@@ -156,19 +158,18 @@ def _safe_to_retry(request: Request, reused: bool, conn: HTTP11Connection) -> bo
     return request.stream is None or request.stream.replayable
 
 
-def _map_connect_error(
-    exc: BaseException, host: str, port: int, connect_timeout: float | None
-) -> BaseException:
-    where = f"{host}:{port}"
-    if isinstance(exc, asyncio.TimeoutError):
-        return ConnectTimeout(f"connecting to {where} took longer than {connect_timeout} s")
-    if isinstance(exc, socket.gaierror):
-        return DNSError(f"could not resolve {host!r}: {exc.strerror or exc}")
-    if isinstance(exc, (ssl.SSLError, ssl.CertificateError)):
-        reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or exc
-        return TLSError(f"TLS handshake with {where} failed: {reason}")
-    if isinstance(exc, OSError):
-        return ConnectError(f"could not connect to {where}: {exc.strerror or exc}")
-    if isinstance(exc, HyperHTTPError):
-        return exc
-    return exc
+_HAPPY_EYEBALLS_SUPPORT: dict[type, bool] = {}
+
+
+def _supports_happy_eyeballs(loop: asyncio.AbstractEventLoop) -> bool:
+    """asyncio's loop takes ``happy_eyeballs_delay``; uvloop's (as of 0.21) does not."""
+    loop_type = type(loop)
+    supported = _HAPPY_EYEBALLS_SUPPORT.get(loop_type)
+    if supported is None:
+        try:
+            parameters = inspect.signature(loop.create_connection).parameters
+            supported = "happy_eyeballs_delay" in parameters
+        except (TypeError, ValueError):  # a C implementation without a signature
+            supported = False
+        _HAPPY_EYEBALLS_SUPPORT[loop_type] = supported
+    return supported

@@ -1,0 +1,1 @@
+"""Small helpers with documented module paths (``hyperhttp.utils.backoff``)."""

@@ -1,0 +1,128 @@
+"""Content-Encoding over real sockets: every supported coding, stacks, bombs, bad data."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import brotli
+import pytest
+import zstandard
+
+import hyperhttp
+from hyperhttp._decompress import DECODE_PIECE, MAX_CODING_CHAIN, make_decoder
+
+from .conftest import ServerFactory
+from .scripted import keep_alive, response
+
+BODY = "héllo wörld ".encode() * 2000
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+ENCODED = {
+    "gzip": gzip.compress(BODY),
+    "deflate": zlib.compress(BODY),
+    "br": brotli.compress(BODY),
+    "zstd": zstandard.ZstdCompressor().compress(BODY),
+}
+
+
+async def _serve(scripted: ServerFactory, body: bytes, encoding: str) -> str:
+    server = await scripted(
+        keep_alive(lambda _: response(body, headers=[("Content-Encoding", encoding)]))
+    )
+    return server.url
+
+
+@pytest.mark.parametrize("encoding", sorted(ENCODED))
+async def test_each_supported_coding_is_decoded(scripted: ServerFactory, encoding: str) -> None:
+    url = await _serve(scripted, ENCODED[encoding], encoding)
+    async with hyperhttp.Client() as client:
+        r = await client.get(url)
+        assert r.content == BODY
+        assert r.num_bytes_downloaded == len(ENCODED[encoding])
+        async with client.stream("GET", url) as streamed:
+            assert b"".join([c async for c in streamed.aiter_bytes()]) == BODY
+
+
+async def test_accept_encoding_lists_only_what_we_decode(scripted: ServerFactory) -> None:
+    server = await scripted(keep_alive(lambda _: response(b"ok")))
+    async with hyperhttp.Client() as client:
+        await client.get(server.url)
+    async with hyperhttp.Client(accept_compressed=False) as client:
+        await client.get(server.url)
+    assert server.requests[0].header(b"accept-encoding") == b"gzip, deflate, br, zstd"
+    assert server.requests[1].header(b"accept-encoding") == b"identity"
+
+
+async def test_raw_deflate_is_accepted(scripted: ServerFactory) -> None:
+    url = await _serve(scripted, _raw_deflate(BODY), "deflate")
+    async with hyperhttp.Client() as client:
+        assert (await client.get(url)).content == BODY
+
+
+async def test_multi_member_gzip_is_decoded_whole(scripted: ServerFactory) -> None:
+    url = await _serve(scripted, gzip.compress(b"part one, ") + gzip.compress(b"part two"), "gzip")
+    async with hyperhttp.Client() as client:
+        assert (await client.get(url)).content == b"part one, part two"
+
+
+async def test_stacked_codings_are_undone_in_reverse(scripted: ServerFactory) -> None:
+    url = await _serve(scripted, brotli.compress(gzip.compress(BODY)), "gzip, br")
+    async with hyperhttp.Client() as client:
+        assert (await client.get(url)).content == BODY
+
+
+def test_coding_chain_limit_plus_one() -> None:
+    assert make_decoder(", ".join(["gzip"] * MAX_CODING_CHAIN)) is not None
+    with pytest.raises(hyperhttp.DecompressionError):
+        make_decoder(", ".join(["gzip"] * (MAX_CODING_CHAIN + 1)))
+
+
+async def test_max_decompressed_size_stops_a_bomb(scripted: ServerFactory) -> None:
+    bomb = gzip.compress(b"\0" * (20 * 1024 * 1024))  # ~20 KiB on the wire
+    url = await _serve(scripted, bomb, "gzip")
+    async with hyperhttp.Client(max_decompressed_size=1024 * 1024) as client:
+        with pytest.raises(hyperhttp.DecompressionError) as info:
+            await client.get(url)
+        assert info.value.request is not None
+        async with client.stream("GET", url) as r:
+            with pytest.raises(hyperhttp.DecompressionError):
+                async for piece in r.aiter_bytes():
+                    assert len(piece) <= DECODE_PIECE
+
+
+async def test_invalid_compressed_data_is_a_typed_error(scripted: ServerFactory) -> None:
+    url = await _serve(scripted, b"this is not gzip at all", "gzip")
+    async with hyperhttp.Client() as client:
+        with pytest.raises(hyperhttp.DecompressionError):
+            await client.get(url)
+
+
+async def test_truncated_gzip_is_an_error_not_a_short_body(scripted: ServerFactory) -> None:
+    url = await _serve(scripted, gzip.compress(BODY)[:-12], "gzip")
+    async with hyperhttp.Client() as client:
+        with pytest.raises(hyperhttp.DecompressionError):
+            await client.get(url)
+
+
+async def test_unknown_coding_is_typed_and_the_connection_stays_usable(
+    scripted: ServerFactory,
+) -> None:
+    replies = iter(
+        [
+            response(b"compressed?", headers=[("Content-Encoding", "snappy")]),
+            response(b"plain"),
+        ]
+    )
+    server = await scripted(keep_alive(lambda _: next(replies)))
+    async with hyperhttp.Client() as client:
+        with pytest.raises(hyperhttp.DecodingError) as info:
+            await client.get(server.url)
+        assert info.value.request is not None
+        assert (await client.get(server.url)).content == b"plain"
+    assert server.accepted == 1
