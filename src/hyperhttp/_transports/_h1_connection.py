@@ -22,9 +22,10 @@ with one timer that re-arms itself from the last-read time rather than being res
 from __future__ import annotations
 
 import asyncio
+import sys
 import warnings
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Final, cast
+from collections.abc import AsyncIterator, Awaitable
+from typing import TYPE_CHECKING, Final, TypeVar, cast
 
 from .._config import Timeout
 from .._exceptions import (
@@ -52,7 +53,13 @@ from .._status import reason_phrase_for
 if TYPE_CHECKING:
     from ._pool import ConnectionPool, Origin
 
-__all__ = ["BODY_HIGH_WATER", "BODY_LOW_WATER", "SMALL_BODY", "HTTP11Connection"]
+__all__ = [
+    "BODY_HIGH_WATER",
+    "BODY_LOW_WATER",
+    "SMALL_BODY",
+    "HTTP11Connection",
+    "wait_with_timeout",
+]
 
 # While a caller streams a body slower than it arrives, stop reading from the socket once
 # this much is buffered (TCP back-pressure then slows the server), and resume below the low
@@ -61,6 +68,8 @@ BODY_HIGH_WATER: Final = 1024 * 1024
 BODY_LOW_WATER: Final = 256 * 1024
 # Bodies up to this size are joined to the head and sent in one write.
 SMALL_BODY: Final = 64 * 1024
+
+T = TypeVar("T")
 
 
 class HTTP11Connection(asyncio.Protocol):
@@ -541,6 +550,20 @@ def _expire_drain(waiter: asyncio.Future[None], write_timeout: float) -> None:
         waiter.set_exception(
             WriteTimeout(f"the server did not accept the request body within {write_timeout} s")
         )
+
+
+async def wait_with_timeout(awaitable: Awaitable[T], timeout: float) -> T:
+    """``await awaitable``, raising ``asyncio.TimeoutError`` after ``timeout`` seconds.
+
+    Not ``asyncio.wait_for``: before Python 3.12 it swallows a cancellation that arrives as
+    the awaitable completes (CPython gh-86296), and a cancelled request must always raise
+    ``CancelledError`` (checklist CN-01). Python 3.10 has no ``asyncio.timeout``, so it
+    keeps ``wait_for`` and that rare race.
+    """
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(timeout):
+            return await awaitable
+    return await asyncio.wait_for(awaitable, timeout)  # pragma: no cover
 
 
 def _reason(head: ResponseHead) -> str:

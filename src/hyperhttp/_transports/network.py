@@ -24,7 +24,7 @@ from .._exceptions import (
 )
 from .._models import Request, Response
 from ._errors import map_connect_error
-from ._h1_connection import HTTP11Connection
+from ._h1_connection import HTTP11Connection, wait_with_timeout
 from ._pool import ConnectionPool, Origin
 from ._tls import CertTypes, VerifyTypes, create_ssl_context
 from .base import AsyncTransport
@@ -132,7 +132,7 @@ class HTTPTransport(AsyncTransport):
             if timeout.connect is None:
                 await connect
             else:
-                await asyncio.wait_for(connect, timeout.connect)
+                await wait_with_timeout(connect, timeout.connect)
         except BaseException as exc:
             conn.slot_released = True  # the pool gives the slot back itself
             conn.close()
