@@ -123,7 +123,7 @@ class Timeout:
         return f"Timeout({fields})"
 
 
-TimeoutTypes = Union[Timeout, float, None]
+TimeoutTypes = Union[Timeout, float, None]  # noqa: UP007  (runtime alias; `|` needs 3.10 types)
 
 DEFAULT_TIMEOUT = Timeout(DEFAULT_TIMEOUT_SECONDS)
 
