@@ -1,0 +1,351 @@
+"""The server side of HTTP/1.1, sans-I/O: bytes in, request events out; responses to bytes.
+
+:class:`RequestParser` wraps ``httptools.HttpRequestParser`` (llhttp, strict mode) and adds the
+checks a server needs on top of it: caps on the request line, the header block, the number of
+headers and the body size (counted across fragments, so a drip-fed request is capped exactly
+like one sent in a single write), a mandatory single ``Host`` in HTTP/1.1, and "stop at the
+first error": once :class:`RequestRejected` has been produced, nothing after it is parsed.
+
+The response side refuses CR, LF and NUL in reason phrases, header names and header values
+(response splitting, checklist SV-07) and frames bodies with Content-Length or chunked encoding.
+
+Nothing here knows about sockets or asyncio.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+import httptools
+
+__all__ = [
+    "MAX_BODY_SIZE",
+    "MAX_HEADER_BLOCK_SIZE",
+    "MAX_HEADER_COUNT",
+    "MAX_REQUEST_LINE_SIZE",
+    "BodyChunk",
+    "RequestEnd",
+    "RequestHead",
+    "RequestParser",
+    "RequestRejected",
+    "ResponseHeaderError",
+    "body_allowed",
+    "chunk",
+    "last_chunk",
+    "serialize_response_head",
+]
+
+#: Longest request target (the URL part of the request line) accepted; longer gets 414.
+MAX_REQUEST_LINE_SIZE = 8 * 1024
+#: Most bytes a request head (request line + header lines) may take; more gets 431.
+MAX_HEADER_BLOCK_SIZE = 64 * 1024
+#: Most header fields a request may carry; more gets 431.
+MAX_HEADER_COUNT = 128
+#: Largest request body accepted by default; more gets 413.
+MAX_BODY_SIZE = 64 * 1024 * 1024
+
+_HEADER_OVERHEAD = 4  # ": " and CRLF around every header line
+
+
+@dataclass
+class RequestHead:
+    """A request line and its headers, as received (names keep their case)."""
+
+    method: str
+    target: bytes
+    http_version: str
+    headers: list[tuple[bytes, bytes]]
+    keep_alive: bool
+    expect_continue: bool = False
+
+
+@dataclass
+class BodyChunk:
+    """A piece of the request body (chunked framing already removed)."""
+
+    data: bytes
+
+
+@dataclass
+class RequestEnd:
+    """The request whose head was last reported is complete."""
+
+
+@dataclass
+class RequestRejected:
+    """The peer sent something we refuse; answer ``status`` and close the connection."""
+
+    status: int
+    reason: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.reason:
+            self.reason = HTTPStatus(self.status).phrase
+
+
+Event = RequestHead | BodyChunk | RequestEnd | RequestRejected
+
+
+class _Stop(Exception):
+    """Raised inside a parser callback to abort parsing with a status."""
+
+    def __init__(self, status: int, reason: str = "") -> None:
+        super().__init__(status, reason)
+        self.status = status
+        self.reason = reason
+
+
+class RequestParser:
+    """Turns the bytes of one connection into :data:`Event` objects.
+
+    Feed it with :meth:`feed`; it returns the events completed by that data. After a
+    :class:`RequestRejected` event the parser is dead: further input is ignored.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_request_line: int = MAX_REQUEST_LINE_SIZE,
+        max_header_block: int = MAX_HEADER_BLOCK_SIZE,
+        max_header_count: int = MAX_HEADER_COUNT,
+        max_body_size: int = MAX_BODY_SIZE,
+    ) -> None:
+        self.max_request_line = max_request_line
+        self.max_header_block = max_header_block
+        self.max_header_count = max_header_count
+        self.max_body_size = max_body_size
+        self._parser = httptools.HttpRequestParser(self)
+        self._events: list[Event] = []
+        self._dead = False
+        self._in_head = True  # between messages counts as "head": the next one starts there
+        self._began_in_this_feed = False
+        self._completed_in_this_feed = False
+        self._head_raw = 0
+        self._head_known = 0
+        self._url = bytearray()
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body_size = 0
+
+    @property
+    def dead(self) -> bool:
+        """True once the input was rejected; the connection must be closed."""
+        return self._dead
+
+    @property
+    def in_head(self) -> bool:
+        """True while a request head is (or the next one would be) being received."""
+        return self._in_head
+
+    @property
+    def mid_request(self) -> bool:
+        """True when part of a request has been received but not all of it."""
+        return not self._in_head or self._head_raw > 0 or bool(self._url)
+
+    def feed(self, data: bytes) -> list[Event]:
+        """Parse ``data``; return the events it completed (possibly ending in a rejection)."""
+        if self._dead:
+            return []
+        view = memoryview(data)
+        while view:
+            if self._in_head:
+                room = self.max_header_block - max(self._head_raw, self._head_known)
+                piece = view[: room + 1] if len(view) > room else view
+            else:
+                piece = view
+            started_in_head = self._in_head
+            self._began_in_this_feed = False
+            self._completed_in_this_feed = False
+            try:
+                self._parser.feed_data(bytes(piece))
+            except _Stop as stop:
+                self._reject(stop.status, stop.reason)
+                break
+            except httptools.HttpParserCallbackError as exc:
+                inner = exc.__context__
+                if isinstance(inner, _Stop):
+                    self._reject(inner.status, inner.reason)
+                else:
+                    self._reject(400, "Bad Request")
+                break
+            except httptools.HttpParserInvalidMethodError:
+                self._reject(400, "Bad Request (invalid method)")
+                break
+            except httptools.HttpParserInvalidURLError:
+                self._reject(400, "Bad Request (invalid request target)")
+                break
+            except httptools.HttpParserUpgrade:
+                self._reject(400, "Bad Request (upgrade not supported)")
+                break
+            except httptools.HttpParserError as exc:
+                self._reject(400, f"Bad Request ({_short(exc)})")
+                break
+            if self._in_head and started_in_head:
+                if not self._began_in_this_feed:
+                    self._head_raw += len(piece)
+                elif not self._completed_in_this_feed:
+                    # the message started at the beginning of this piece
+                    self._head_raw = len(piece)
+            if self._in_head and max(self._head_raw, self._head_known) > self.max_header_block:
+                if self._headers or len(self._url) == 0:
+                    self._reject(431, "Request Header Fields Too Large")
+                else:
+                    self._reject(414, "URI Too Long")
+                break
+            view = view[len(piece) :]
+        events, self._events = self._events, []
+        return events
+
+    def _reject(self, status: int, reason: str) -> None:
+        self._dead = True
+        self._events.append(RequestRejected(status, reason))
+
+    # -- httptools callbacks -------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._in_head = True
+        self._began_in_this_feed = True
+        self._head_raw = 0
+        self._head_known = 0
+        self._url = bytearray()
+        self._headers = []
+        self._body_size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        self._head_known += len(url)
+        if len(self._url) > self.max_request_line:
+            raise _Stop(414, "URI Too Long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+        self._head_known += len(name) + len(value) + _HEADER_OVERHEAD
+        if len(self._headers) > self.max_header_count:
+            raise _Stop(431, "Request Header Fields Too Large (too many headers)")
+        if self._head_known > self.max_header_block:
+            raise _Stop(431, "Request Header Fields Too Large")
+
+    def on_headers_complete(self) -> None:
+        version = self._parser.get_http_version()
+        hosts = [v for n, v in self._headers if n.lower() == b"host"]
+        if len(hosts) > 1:
+            raise _Stop(400, "Bad Request (more than one Host header)")
+        if version == "1.1" and not hosts:
+            raise _Stop(400, "Bad Request (missing Host header)")
+        if hosts and _bad_value(hosts[0]):
+            raise _Stop(400, "Bad Request (invalid Host header)")
+        expect_continue = False
+        for name, value in self._headers:
+            lname = name.lower()
+            if lname == b"content-length":
+                if len(value) > 19 or int(value) > self.max_body_size:
+                    raise _Stop(413, "Content Too Large")
+            elif lname == b"expect":
+                expect_continue = value.strip().lower() == b"100-continue"
+        self._in_head = False
+        method = self._parser.get_method().decode("ascii")
+        self._events.append(
+            RequestHead(
+                method=method,
+                target=bytes(self._url),
+                http_version=version,
+                headers=self._headers,
+                keep_alive=bool(self._parser.should_keep_alive()),
+                expect_continue=expect_continue,
+            )
+        )
+
+    def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size > self.max_body_size:
+            raise _Stop(413, "Content Too Large")
+        self._events.append(BodyChunk(body))
+
+    def on_message_complete(self) -> None:
+        self._events.append(RequestEnd())
+        self._completed_in_this_feed = True
+        self._in_head = True
+        self._head_raw = 0
+        self._head_known = 0
+        self._url = bytearray()
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return _printable(text)[:100]
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+
+
+# -- response side ------------------------------------------------------------------------
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_BAD_VALUE = re.compile(rb"[\x00\r\n]")
+
+
+class ResponseHeaderError(ValueError):
+    """A handler produced a status line or header that cannot be sent safely."""
+
+
+def _bad_value(value: bytes) -> bool:
+    return _BAD_VALUE.search(value) is not None
+
+
+def _to_bytes(value: str | bytes, what: str) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ResponseHeaderError(f"{what} is not latin-1 encodable: {value!r}") from None
+
+
+def serialize_response_head(
+    status: int,
+    reason: str | bytes,
+    headers: Sequence[tuple[str | bytes, str | bytes]],
+    *,
+    http_version: str = "1.1",
+) -> bytes:
+    """The status line and header block of a response, ending with the blank line.
+
+    Raises :class:`ResponseHeaderError` for a status outside 100-999, a reason phrase or a
+    header value containing CR, LF or NUL, or a header name that is not a token.
+    """
+    if not 100 <= status <= 999:
+        raise ResponseHeaderError(f"invalid status code: {status!r}")
+    reason_b = _to_bytes(reason, "reason phrase")
+    if _bad_value(reason_b):
+        raise ResponseHeaderError(f"CR, LF or NUL in reason phrase: {reason_b!r}")
+    parts = [b"HTTP/%s %d %s\r\n" % (http_version.encode("ascii"), status, reason_b)]
+    for name, value in headers:
+        name_b = _to_bytes(name, "header name")
+        value_b = _to_bytes(value, "header value")
+        if _TOKEN.match(name_b) is None:
+            raise ResponseHeaderError(f"invalid header name: {name_b!r}")
+        if _bad_value(value_b):
+            raise ResponseHeaderError(f"CR, LF or NUL in header {name_b!r}: {value_b!r}")
+        parts.append(b"%s: %s\r\n" % (name_b, value_b))
+    parts.append(b"\r\n")
+    return b"".join(parts)
+
+
+def body_allowed(method: str, status: int) -> bool:
+    """False when the response must have no body (HEAD, 1xx, 204, 304)."""
+    return not (method == "HEAD" or status < 200 or status in (204, 304))
+
+
+def chunk(data: bytes) -> bytes:
+    """One chunk of a chunked body (empty data gives empty bytes: not the last chunk)."""
+    if not data:
+        return b""
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def last_chunk() -> bytes:
+    """The terminating zero-length chunk, without trailers."""
+    return b"0\r\n\r\n"

@@ -1,0 +1,652 @@
+"""The asyncio HTTP server that runs in a background thread.
+
+It knows nothing about expectations or werkzeug: every complete request becomes a
+:class:`RawRequest` handed to ``app`` on a worker thread, which answers with a :class:`Reply`.
+Reading, framing, keep-alive, deadlines, caps and fault injection happen here, on the loop.
+
+Protocol selection happens in :meth:`ServerThread._protocol_factory`: today every connection
+speaks HTTP/1.1; HTTP/2 (ALPN ``h2`` or the h2c preface) plugs in at that seam.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from typing import Any
+
+from .._protocol.h1_server import (
+    MAX_BODY_SIZE,
+    MAX_HEADER_BLOCK_SIZE,
+    MAX_HEADER_COUNT,
+    MAX_REQUEST_LINE_SIZE,
+    BodyChunk,
+    RequestEnd,
+    RequestHead,
+    RequestParser,
+    RequestRejected,
+    ResponseHeaderError,
+    body_allowed,
+    chunk,
+    last_chunk,
+    serialize_response_head,
+)
+from ._faults import Fault
+from ._workers import WorkerPool
+
+__all__ = ["RawRequest", "Reply", "ServerLimits", "ServerThread"]
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """Caps and deadlines that keep a hostile or stuck client from hurting the server."""
+
+    max_request_line: int = MAX_REQUEST_LINE_SIZE
+    max_header_block: int = MAX_HEADER_BLOCK_SIZE
+    max_header_count: int = MAX_HEADER_COUNT
+    max_body_size: int = MAX_BODY_SIZE
+    #: seconds from the first byte of a request head until the head must be complete
+    header_timeout: float = 10.0
+    #: seconds a request body may go without receiving a byte
+    body_timeout: float = 30.0
+    #: seconds an idle keep-alive connection is kept open
+    idle_timeout: float = 60.0
+    #: seconds a TLS handshake may take
+    tls_handshake_timeout: float = 10.0
+    #: seconds a write may stay blocked by a client that does not read
+    write_timeout: float = 30.0
+    #: requests queued on one connection (pipelining) before reading pauses
+    max_pipelined: int = 64
+    #: open connections beyond this are closed at once
+    max_connections: int = 1024
+
+
+@dataclass
+class RawRequest:
+    """One complete request, as the worker thread sees it."""
+
+    method: str
+    target: bytes
+    http_version: str
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    client: tuple[str, int]
+    server: tuple[str, int]
+    scheme: str
+
+
+@dataclass
+class Reply:
+    """What to send back: status, headers and a body (bytes, or an iterator of chunks)."""
+
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: bytes | Iterator[bytes] = b""
+    fault: Fault | None = None
+    close: bool = False
+    on_close: Callable[[], None] | None = field(default=None)
+
+
+#: Called on the loop; returns the reply, or a function to run on a worker thread for it.
+App = Callable[[RawRequest], "Reply | Callable[[], Reply]"]
+_STREAM_END = object()
+
+
+def _next_chunk(iterator: Iterator[bytes]) -> Any:
+    return next(iterator, _STREAM_END)
+
+
+class _DateCache:
+    def __init__(self) -> None:
+        self._second = -1
+        self._value = ""
+
+    def get(self) -> str:
+        now = int(time.time())
+        if now != self._second:
+            self._second = now
+            self._value = formatdate(now, usegmt=True)
+        return self._value
+
+
+class _H1Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection: parse, queue, answer in order, apply faults."""
+
+    def __init__(self, server: ServerThread) -> None:
+        self._server = server
+        self._limits = server.limits
+        self._loop = server.loop
+        self._parser = RequestParser(
+            max_request_line=self._limits.max_request_line,
+            max_header_block=self._limits.max_header_block,
+            max_header_count=self._limits.max_header_count,
+            max_body_size=self._limits.max_body_size,
+        )
+        self._transport: asyncio.Transport | None = None
+        self._queue: deque[RawRequest | RequestRejected] = deque()
+        self._wakeup = asyncio.Event()
+        self._can_write = asyncio.Event()
+        self._can_write.set()
+        self._head: RequestHead | None = None
+        self._body: list[bytes] = []
+        self._closed = False
+        self._reading_paused = False
+        self._busy = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._client: tuple[str, int] = ("", 0)
+        self._local: tuple[str, int] = ("", 0)
+        self._scheme = "http"
+        self._eof = False
+
+    # -- asyncio.Protocol ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        if not self._server.register(self):
+            transport.abort()
+            return
+        peer = transport.get_extra_info("peername") or ("", 0)
+        local = transport.get_extra_info("sockname") or ("", 0)
+        self._client = (str(peer[0]), int(peer[1]))
+        self._local = (str(local[0]), int(local[1]))
+        if transport.get_extra_info("sslcontext") is not None:
+            self._scheme = "https"
+        transport.set_write_buffer_limits(high=256 * 1024)
+        self._task = self._loop.create_task(self._serve())
+        self._arm_timer()
+
+    def data_received(self, data: bytes) -> None:
+        if self._closed or self._parser.dead:
+            return
+        for event in self._parser.feed(data):
+            if isinstance(event, RequestHead):
+                self._head = event
+                self._body = []
+                if event.expect_continue and not self._busy and not self._queue:
+                    self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            elif isinstance(event, BodyChunk):
+                self._body.append(event.data)
+            elif isinstance(event, RequestEnd):
+                head = self._head
+                assert head is not None
+                self._queue.append(
+                    RawRequest(
+                        method=head.method,
+                        target=head.target,
+                        http_version=head.http_version,
+                        headers=head.headers,
+                        body=b"".join(self._body),
+                        client=self._client,
+                        server=self._local,
+                        scheme=self._scheme,
+                    )
+                )
+                self._head = None
+                self._body = []
+            else:
+                self._queue.append(event)
+        if self._parser.dead or len(self._queue) >= self._limits.max_pipelined:
+            self._pause_reading()
+        if self._queue:
+            self._wakeup.set()
+        self._arm_timer()
+
+    def eof_received(self) -> bool | None:
+        self._eof = True
+        if not self._queue and not self._busy:
+            self._close()
+        return True  # keep the write side open to answer what is queued
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._cancel_timer()
+        self._can_write.set()
+        self._wakeup.set()
+        self._server.unregister(self)
+
+    def pause_writing(self) -> None:
+        self._can_write.clear()
+
+    def resume_writing(self) -> None:
+        self._can_write.set()
+
+    # -- deadlines -----------------------------------------------------------------------
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _arm_timer(self) -> None:
+        """(Re)arm the read deadline that matches the connection's state."""
+        if self._closed or self._busy or self._queue:
+            self._cancel_timer()
+            return
+        if self._head is not None:  # receiving a body: reset on every byte
+            delay = self._limits.body_timeout
+        elif self._parser.mid_request:  # receiving a head: from its first byte, never reset
+            if self._timer is not None and getattr(self._timer, "_hyper_head", False):
+                return
+            delay = self._limits.header_timeout
+        else:
+            delay = self._limits.idle_timeout
+        self._cancel_timer()
+        self._timer = self._loop.call_later(delay, self._on_timeout)
+        if self._head is None and self._parser.mid_request:
+            self._timer._hyper_head = True  # type: ignore[attr-defined]
+
+    def _on_timeout(self) -> None:
+        self._timer = None
+        if self._closed or self._busy or self._queue:
+            return
+        if self._head is not None or self._parser.mid_request:
+            self._pause_reading()
+            self._queue.append(RequestRejected(408, "Request Timeout"))
+            self._wakeup.set()
+        else:
+            self._close()
+
+    # -- the serving loop ----------------------------------------------------------------
+
+    async def _serve(self) -> None:
+        try:
+            while not self._closed:
+                if not self._queue:
+                    self._wakeup.clear()
+                    self._arm_timer()
+                    await self._wakeup.wait()
+                    continue
+                item = self._queue.popleft()
+                self._busy = True
+                self._cancel_timer()
+                if isinstance(item, RequestRejected):
+                    await self._send_rejection(item)
+                    self._close()
+                    return
+                keep_open = await self._answer(item)
+                self._busy = False
+                if not keep_open or (self._eof and not self._queue):
+                    self._close()
+                    return
+                if (
+                    self._reading_paused
+                    and len(self._queue) < self._limits.max_pipelined
+                    and not self._parser.dead
+                ):
+                    self._resume_reading()
+        except asyncio.CancelledError:
+            self._abort()
+            raise
+        except Exception as exc:  # never let one connection take the loop down
+            self._server.record_internal_error(exc)
+            self._abort()
+
+    async def _answer(self, request: RawRequest) -> bool:
+        try:
+            result = self._server.app(request)
+            if isinstance(result, Reply):
+                reply = result
+            else:
+                reply = await self._in_worker(result)
+        except Exception as exc:
+            self._server.record_internal_error(exc)
+            reply = Reply(500, "Internal Server Error", [("Content-Length", "0")], close=True)
+        try:
+            return await self._send_reply(request, reply)
+        finally:
+            if reply.on_close is not None:
+                await self._in_worker(reply.on_close)
+
+    async def _in_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.wrap_future(self._server.workers.submit(fn, *args))
+
+    async def _send_rejection(self, rejected: RequestRejected) -> None:
+        body = f"{rejected.status} {rejected.reason}\n".encode("latin-1", "replace")
+        head = serialize_response_head(
+            rejected.status,
+            rejected.reason.split(" (")[0],
+            [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("Connection", "close"),
+            ],
+        )
+        self._write(head + body)
+        self._server.record_rejection(rejected, self._client)
+
+    async def _send_reply(self, request: RawRequest, reply: Reply) -> bool:
+        fault = reply.fault or _NO_FAULT
+        if fault.delay_seconds:
+            await asyncio.sleep(fault.delay_seconds)
+        if self._closed:
+            return False
+        if fault.action == "close":
+            self._close()
+            return False
+        if fault.action == "reset":
+            self._reset()
+            return False
+        if fault.action == "raw":
+            await self._emit([fault.raw_bytes], fault, head_len=0)
+            return not fault.close_connection
+
+        keep_alive = self._keep_alive(request) and not reply.close and not fault.close_connection
+        with_body = body_allowed(request.method, reply.status)
+        headers = list(reply.headers)
+        names = {name.lower() for name, _ in headers}
+        streaming = not isinstance(reply.body, bytes)
+        chunked = False
+        if fault.content_length is not None:
+            headers = [(n, v) for n, v in headers if n.lower() != "content-length"]
+            headers.append(("Content-Length", str(fault.content_length)))
+        elif "content-length" not in names and with_body:
+            if not streaming:
+                assert isinstance(reply.body, bytes)
+                headers.append(("Content-Length", str(len(reply.body))))
+            elif request.http_version == "1.1" and "transfer-encoding" not in names:
+                headers.append(("Transfer-Encoding", "chunked"))
+                chunked = True
+            else:
+                keep_alive = False  # the body ends when the connection does
+        elif not with_body and streaming and "content-length" not in names:
+            pass
+        if "date" not in names:
+            headers.append(("Date", self._server.date.get()))
+        if not keep_alive:
+            if "connection" not in names:
+                headers.append(("Connection", "close"))
+        elif request.http_version == "1.0" and "connection" not in names:
+            headers.append(("Connection", "keep-alive"))
+        try:
+            head = serialize_response_head(reply.status, reply.reason, headers)
+        except ResponseHeaderError as exc:
+            self._server.record_handler_error(exc)
+            head = serialize_response_head(
+                500,
+                "Internal Server Error",
+                [("Content-Length", "0"), ("Connection", "close")],
+            )
+            self._write(head)
+            return False
+        if fault.status_line is not None:
+            head = fault.status_line + b"\r\n" + head.split(b"\r\n", 1)[1]
+        if fault.extra_header_lines:
+            extra = b"".join(line + b"\r\n" for line in fault.extra_header_lines)
+            head = head[:-2] + extra + b"\r\n"
+
+        if not with_body:
+            await self._emit([head], fault, head_len=len(head))
+        elif isinstance(reply.body, bytes):
+            await self._emit([head, reply.body], fault, head_len=len(head))
+        else:
+            await self._emit_stream(head, reply.body, chunked, fault)
+        return keep_alive and not self._closed
+
+    async def _emit_stream(
+        self, head: bytes, body: Iterator[bytes], chunked: bool, fault: Fault
+    ) -> None:
+        budget = _Budget(fault, len(head))
+        if not await self._write_piece(head, fault, budget):
+            return
+        while not self._closed:
+            piece = await self._in_worker(_next_chunk, body)
+            if piece is _STREAM_END:
+                break
+            data = piece.encode("utf-8") if isinstance(piece, str) else bytes(piece)
+            if chunked:
+                data = chunk(data)
+            if data and not await self._write_piece(data, fault, budget):
+                return
+        if chunked and not self._closed:
+            await self._write_piece(last_chunk(), fault, budget)
+        if fault.close_connection and not self._closed:
+            self._close()
+
+    async def _emit(self, pieces: list[bytes], fault: Fault, head_len: int) -> None:
+        budget = _Budget(fault, head_len)
+        for piece in pieces:
+            if piece and not await self._write_piece(piece, fault, budget):
+                return
+        if fault.close_connection and not self._closed:
+            await self._drain()
+            self._close()
+
+    async def _write_piece(self, data: bytes, fault: Fault, budget: _Budget) -> bool:
+        """Write one piece honouring drip and truncation; False once the connection is gone."""
+        data, stop = budget.take(data)
+        if fault.drip_bytes:
+            step = fault.drip_bytes
+            for start in range(0, len(data), step):
+                if self._closed:
+                    return False
+                self._write(data[start : start + step])
+                await self._drain()
+                await asyncio.sleep(fault.drip_interval)
+        else:
+            self._write(data)
+            await self._drain()
+        if stop:
+            self._close()
+            return False
+        return not self._closed
+
+    # -- small helpers -------------------------------------------------------------------
+
+    def _keep_alive(self, request: RawRequest) -> bool:
+        connection = b""
+        for name, value in request.headers:
+            if name.lower() == b"connection":
+                connection += b"," + value.lower()
+        tokens = {t.strip() for t in connection.split(b",")}
+        if b"close" in tokens:
+            return False
+        if request.http_version == "1.0":
+            return b"keep-alive" in tokens
+        return not self._server.stopping
+
+    def _write(self, data: bytes) -> None:
+        if self._transport is not None and not self._closed:
+            self._transport.write(data)
+
+    async def _drain(self) -> None:
+        if self._can_write.is_set() or self._closed:
+            return
+        try:
+            await asyncio.wait_for(self._can_write.wait(), self._limits.write_timeout)
+        except asyncio.TimeoutError:
+            self._abort()
+
+    def _pause_reading(self) -> None:
+        if not self._reading_paused and self._transport is not None and not self._closed:
+            self._reading_paused = True
+            with contextlib.suppress(Exception):
+                self._transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._reading_paused and self._transport is not None and not self._closed:
+            self._reading_paused = False
+            with contextlib.suppress(Exception):
+                self._transport.resume_reading()
+
+    def _close(self) -> None:
+        if self._transport is not None and not self._closed:
+            self._closed = True
+            self._transport.close()
+            self._wakeup.set()
+
+    def _abort(self) -> None:
+        if self._transport is not None:
+            self._closed = True
+            self._transport.abort()
+            self._wakeup.set()
+
+    def _reset(self) -> None:
+        if self._transport is None:
+            return
+        sock = self._transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._abort()
+
+    def shutdown(self) -> None:
+        """Called by the server on stop: drop the connection now."""
+        if self._task is not None:
+            self._task.cancel()
+        self._abort()
+
+
+_NO_FAULT = Fault()
+
+
+class _Budget:
+    """Counts body bytes for ``Fault.close_mid_body``."""
+
+    def __init__(self, fault: Fault, head_len: int) -> None:
+        limit = fault.close_after_body_bytes
+        self._left = None if limit is None else head_len + limit
+
+    def take(self, data: bytes) -> tuple[bytes, bool]:
+        if self._left is None:
+            return data, False
+        if len(data) >= self._left:
+            data, self._left = data[: self._left], 0
+            return data, True
+        self._left -= len(data)
+        return data, False
+
+
+class ServerThread:
+    """An asyncio event loop in a daemon thread serving ``app`` on already-bound sockets."""
+
+    def __init__(
+        self,
+        sockets: list[socket.socket],
+        app: App,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        limits: ServerLimits | None = None,
+        on_internal_error: Callable[[BaseException], None] | None = None,
+        on_rejection: Callable[[RequestRejected, tuple[str, int]], None] | None = None,
+    ) -> None:
+        self.sockets = sockets
+        self.app = app
+        self.ssl_context = ssl_context
+        self.limits = limits or ServerLimits()
+        self.workers = WorkerPool()
+        self.date = _DateCache()
+        self.stopping = False
+        self.loop = asyncio.new_event_loop()
+        self._on_internal_error = on_internal_error
+        self._on_rejection = on_rejection
+        self._connections: set[_H1Connection] = set()
+        self._servers: list[asyncio.base_events.Server] = []
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="hyperhttp-testing", daemon=True)
+        self._stop_future: asyncio.Future[None] | None = None
+
+    # called on the loop by connections
+    def register(self, conn: _H1Connection) -> bool:
+        if self.stopping or len(self._connections) >= self.limits.max_connections:
+            return False
+        self._connections.add(conn)
+        return True
+
+    def unregister(self, conn: _H1Connection) -> None:
+        self._connections.discard(conn)
+
+    def record_internal_error(self, exc: BaseException) -> None:
+        if self._on_internal_error is not None:
+            self._on_internal_error(exc)
+
+    def record_handler_error(self, exc: BaseException) -> None:
+        self.record_internal_error(exc)
+
+    def record_rejection(self, rejected: RequestRejected, client: tuple[str, int]) -> None:
+        if self._on_rejection is not None:
+            self._on_rejection(rejected, client)
+
+    def _protocol_factory(self) -> asyncio.Protocol:
+        # The seam for HTTP/2: pick the protocol per connection (ALPN or preface) here.
+        return _H1Connection(self)
+
+    # lifecycle
+    def start(self, timeout: float) -> None:
+        """Start the thread and wait until every socket is being served."""
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            self.stop()
+            raise TimeoutError(f"server did not start within {timeout} s")
+        if self._startup_error is not None:
+            self._thread.join(timeout)
+            raise self._startup_error
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._main())
+        finally:
+            with contextlib.suppress(Exception):
+                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+
+    async def _main(self) -> None:
+        self._stop_future = self.loop.create_future()
+        try:
+            for sock in self.sockets:
+                server = await self.loop.create_server(
+                    self._protocol_factory,
+                    sock=sock,
+                    ssl=self.ssl_context,
+                    ssl_handshake_timeout=(
+                        self.limits.tls_handshake_timeout if self.ssl_context else None
+                    ),
+                    backlog=1024,
+                )
+                self._servers.append(server)
+        except BaseException as exc:
+            self._startup_error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        await self._stop_future
+        self.stopping = True
+        for server in self._servers:
+            server.close()
+        for conn in list(self._connections):
+            conn.shutdown()
+        tasks = [t for t in asyncio.all_tasks(self.loop) if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 0.5)
+
+    def stop(self) -> None:
+        """Stop serving: close listeners, drop connections, don't wait for running handlers."""
+        if self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(self._request_stop)
+            self._thread.join(5.0)
+        self.workers.shutdown()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _request_stop(self) -> None:
+        if self._stop_future is not None and not self._stop_future.done():
+            self._stop_future.set_result(None)

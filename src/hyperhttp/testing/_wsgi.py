@@ -1,0 +1,117 @@
+"""The werkzeug boundary: RawRequest -> WSGI environ -> werkzeug Request, Response -> Reply.
+
+werkzeug objects are what handlers see (pytest-httpserver compatibility); nothing below this
+module uses them.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from werkzeug import Response
+
+from ._faults import Fault
+from ._server import RawRequest, Reply
+
+__all__ = ["build_environ", "coerce_response", "to_reply"]
+
+
+def build_environ(raw: RawRequest) -> dict[str, Any]:
+    """A PEP 3333 environ for ``raw`` (the body is fully buffered already)."""
+    target = raw.target
+    if target.startswith((b"http://", b"https://")):  # absolute-form: keep path and query
+        rest = target.split(b"://", 1)[1]
+        slash = rest.find(b"/")
+        target = rest[slash:] if slash >= 0 else b"/"
+    path, _, query = target.partition(b"?")
+    path = path.split(b"#", 1)[0]
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": raw.method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
+        "QUERY_STRING": query.decode("latin-1"),
+        "RAW_URI": raw.target.decode("latin-1"),
+        "REQUEST_URI": raw.target.decode("latin-1"),
+        "SERVER_NAME": raw.server[0],
+        "SERVER_PORT": str(raw.server[1]),
+        "SERVER_PROTOCOL": f"HTTP/{raw.http_version}",
+        "REMOTE_ADDR": raw.client[0],
+        "REMOTE_PORT": raw.client[1],
+        "CONTENT_LENGTH": str(len(raw.body)),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": raw.scheme,
+        "wsgi.input": io.BytesIO(raw.body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "wsgi.input_terminated": True,
+    }
+    for name_b, value_b in raw.headers:
+        name = name_b.decode("latin-1").upper().replace("-", "_")
+        value = value_b.decode("latin-1")
+        if name == "CONTENT_TYPE":
+            environ["CONTENT_TYPE"] = value
+            continue
+        if name == "CONTENT_LENGTH":
+            continue  # the real length of the buffered body is authoritative
+        key = "HTTP_" + name
+        if key in environ:
+            environ[key] += ("; " if key == "HTTP_COOKIE" else ", ") + value
+        else:
+            environ[key] = value
+    return environ
+
+
+def coerce_response(value: Any) -> Response:
+    """Accept what handlers may return: a Response, ``str``/``bytes``, or ``None``."""
+    if isinstance(value, Response):
+        return value
+    if value is None:
+        return Response("")
+    if isinstance(value, (str, bytes)):
+        return Response(value)
+    raise TypeError(f"handler returned {type(value).__name__}, expected a werkzeug Response")
+
+
+def to_reply(response: Response, environ: dict[str, Any], fault: Fault | None) -> Reply:
+    """Run ``response`` as a WSGI app and collect status, headers and body for the writer."""
+    if (
+        type(response).get_wsgi_response is Response.get_wsgi_response
+        and response.is_sequence
+        and not response.direct_passthrough
+        and type(response.response) is list
+        and "location" not in response.headers
+        and response.status_code not in (304, 412)
+    ):  # fast path for plain buffered responses: same bytes, a fraction of the work
+        data = b"".join(
+            x if isinstance(x, bytes) else str(x).encode("utf-8") for x in response.response
+        )
+        code = response.status_code
+        _, _, reason = response.status.partition(" ")
+        return Reply(code, reason, response.headers.to_wsgi_list(), data, fault)
+    app_iter, status, headers = response.get_wsgi_response(environ)
+    code_text, _, reason = status.partition(" ")
+    code = int(code_text)
+    header_list = [(str(n), str(v)) for n, v in headers]
+    close = getattr(app_iter, "close", None)
+    body: bytes | Iterator[bytes]
+    if response.is_sequence or isinstance(app_iter, (list, tuple)):
+        body = b"".join(app_iter)
+        if close is not None:
+            close()
+        close = None
+    else:
+        body = iter(app_iter)
+    return Reply(
+        status=code,
+        reason=reason,
+        headers=header_list,
+        body=body,
+        fault=fault,
+        on_close=close,
+    )
