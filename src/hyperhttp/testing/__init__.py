@@ -5,40 +5,50 @@ Switch from pytest-httpserver by changing ``from pytest_httpserver import ...`` 
 with the plugin. See ``docs/testing-server.md``.
 """
 
-from ._bake import BakedHTTPServer
-from ._blocking import BlockingHTTPServer, BlockingRequestHandler
-from ._errors import (
-    Error,
-    HTTPServerError,
-    NoHandlerError,
-    NoMethodFoundForMatchingHeaderValueError,
-)
-from ._faults import Fault
-from ._handlers import HandlerType, RequestHandler, RequestHandlerBase, RequestHandlerList
-from ._hooks import Chain, Delay, Garbage
-from ._httpserver import (
-    DEFAULT_LISTEN_HOST,
-    DEFAULT_LISTEN_PORT,
-    HTTPServer,
-    HTTPServerBase,
-    Waiting,
-    WaitingSettings,
-)
-from ._matchers import (
-    METHOD_ALL,
-    UNDEFINED,
-    URI_DEFAULT,
-    BooleanQueryMatcher,
-    HeaderValueMatcher,
-    MappingQueryMatcher,
-    QueryMatcher,
-    RequestMatcher,
-    RequestMatcherKwargs,
-    StringQueryMatcher,
-    URIPattern,
-)
-from ._server import ServerLimits
-from ._tls import TestCertificates, default_certificates
+import importlib.util as _importlib_util
+
+if _importlib_util.find_spec("werkzeug") is None:  # pragma: no cover - needs the extra missing
+
+    def __getattr__(name: str) -> object:
+        raise ImportError(
+            f"hyperhttp.testing.{name} needs werkzeug: pip install 'hyperhttp[testing]'"
+        )
+
+else:
+    from ._bake import BakedHTTPServer
+    from ._blocking import BlockingHTTPServer, BlockingRequestHandler
+    from ._errors import (
+        Error,
+        HTTPServerError,
+        NoHandlerError,
+        NoMethodFoundForMatchingHeaderValueError,
+    )
+    from ._faults import Fault
+    from ._handlers import HandlerType, RequestHandler, RequestHandlerBase, RequestHandlerList
+    from ._hooks import Chain, Delay, Garbage
+    from ._httpserver import (
+        DEFAULT_LISTEN_HOST,
+        DEFAULT_LISTEN_PORT,
+        HTTPServer,
+        HTTPServerBase,
+        Waiting,
+        WaitingSettings,
+    )
+    from ._matchers import (
+        METHOD_ALL,
+        UNDEFINED,
+        URI_DEFAULT,
+        BooleanQueryMatcher,
+        HeaderValueMatcher,
+        MappingQueryMatcher,
+        QueryMatcher,
+        RequestMatcher,
+        RequestMatcherKwargs,
+        StringQueryMatcher,
+        URIPattern,
+    )
+    from ._server import ServerLimits
+    from ._tls import TestCertificates, default_certificates
 
 __all__ = [
     "DEFAULT_LISTEN_HOST",
@@ -80,6 +90,6 @@ __all__ = [
 ]
 
 
-def bake(server: HTTPServer, **kwargs: object) -> BakedHTTPServer:
+def bake(server: "HTTPServer", **kwargs: object) -> "BakedHTTPServer":
     """``server.bake(**kwargs)`` as a function: ``expect_*`` defaults for one server."""
     return BakedHTTPServer(server, **kwargs)

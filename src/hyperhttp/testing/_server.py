@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 import ssl
 import struct
@@ -551,7 +552,7 @@ class ServerThread:
         self._on_internal_error = on_internal_error
         self._on_rejection = on_rejection
         self._connections: set[_H1Connection] = set()
-        self._servers: list[asyncio.base_events.Server] = []
+        self._attaching: set[asyncio.Task[None]] = set()
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="hyperhttp-testing", daemon=True)
@@ -606,16 +607,7 @@ class ServerThread:
         self._stop_future = self.loop.create_future()
         try:
             for sock in self.sockets:
-                server = await self.loop.create_server(
-                    self._protocol_factory,
-                    sock=sock,
-                    ssl=self.ssl_context,
-                    ssl_handshake_timeout=(
-                        self.limits.tls_handshake_timeout if self.ssl_context else None
-                    ),
-                    backlog=1024,
-                )
-                self._servers.append(server)
+                self.loop.add_reader(sock.fileno(), self._on_acceptable, sock)
         except BaseException as exc:
             self._startup_error = exc
             self._ready.set()
@@ -623,18 +615,64 @@ class ServerThread:
         self._ready.set()
         await self._stop_future
         self.stopping = True
-        for server in self._servers:
-            server.close()
+        for sock in self.sockets:
+            with contextlib.suppress(Exception):
+                self.loop.remove_reader(sock.fileno())
+        for task in list(self._attaching):
+            task.cancel()
+        if self._attaching:
+            await asyncio.wait(list(self._attaching), timeout=1.0)
         for conn in list(self._connections):
             conn.shutdown()
         tasks = [t for t in asyncio.all_tasks(self.loop) if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=1.0)
-        for server in self._servers:
+        for _ in range(5):  # the connection_lost callbacks close the sockets
+            await asyncio.sleep(0)
+
+    # Our own accept loop instead of loop.create_server(): it lets stop() drop connections
+    # that are being accepted without racing asyncio's Server bookkeeping, and it backs off
+    # on EMFILE instead of spinning (checklist SV-05).
+    def _on_acceptable(self, listener: socket.socket) -> None:
+        for _ in range(128):
+            try:
+                conn, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # EMFILE, ENFILE, ENOBUFS...: pause accepting briefly
+                self.record_internal_error(exc)
+                with contextlib.suppress(Exception):
+                    self.loop.remove_reader(listener.fileno())
+                self.loop.call_later(0.1, self._resume_accepting, listener)
+                return
+            if self.stopping or len(self._connections) >= self.limits.max_connections:
+                conn.close()
+                continue
+            conn.setblocking(False)
+            if conn.family in (socket.AF_INET, socket.AF_INET6):
+                with contextlib.suppress(OSError):
+                    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            task = self.loop.create_task(self._attach(conn))
+            self._attaching.add(task)
+            task.add_done_callback(functools.partial(self._attached, conn))
+
+    def _resume_accepting(self, listener: socket.socket) -> None:
+        if not self.stopping:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 0.5)
+                self.loop.add_reader(listener.fileno(), self._on_acceptable, listener)
+
+    async def _attach(self, conn: socket.socket) -> None:
+        await self.loop.connect_accepted_socket(
+            self._protocol_factory,
+            conn,
+            ssl=self.ssl_context,
+            ssl_handshake_timeout=(self.limits.tls_handshake_timeout if self.ssl_context else None),
+        )
+
+    def _attached(self, conn: socket.socket, task: asyncio.Task[None]) -> None:
+        self._attaching.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            conn.close()  # failed TLS handshake, or stopped before the transport existed
 
     def stop(self) -> None:
         """Stop serving: close listeners, drop connections, don't wait for running handlers."""
