@@ -87,9 +87,7 @@ def test_wrong_content_length(httpserver: HTTPServer, conn: http.client.HTTPConn
 
 
 def test_drip_feed(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/d").respond_with_data("abcdefghij").with_fault(
-        Fault.drip(64, 0.01)
-    )
+    httpserver.expect_request("/d").respond_with_data("abcdefghij").with_fault(Fault.drip(64, 0.01))
     t0 = time.perf_counter()
     response = requests.get(httpserver.url_for("/d"))
     assert response.text == "abcdefghij"
@@ -157,9 +155,9 @@ def test_raw_keep_open(httpserver: HTTPServer, conn: http.client.HTTPConnection)
 def test_faults_combine(httpserver: HTTPServer) -> None:
     fault = Fault.delay(0.1) + Fault.wrong_content_length(3)
     assert (fault.delay_seconds, fault.content_length) == (0.1, 3)
-    httpserver.expect_request("/x").respond_with_data("abc").with_fault(Fault.delay(0.1)).with_fault(
-        Fault.drip(1, 0)
-    )
+    httpserver.expect_request("/x").respond_with_data("abc").with_fault(
+        Fault.delay(0.1)
+    ).with_fault(Fault.drip(1, 0))
     t0 = time.perf_counter()
     assert requests.get(httpserver.url_for("/x")).text == "abc"
     assert time.perf_counter() - t0 >= 0.1

@@ -83,7 +83,7 @@ def test_head_and_204_304_have_no_body(httpserver: HTTPServer) -> None:
     head, _, rest = data.partition(b"\r\n\r\n")
     assert b"Content-Length: 5" in head
     assert rest.startswith(b"HTTP/1.1 204 NO CONTENT\r\n")
-    second, _, third = rest.partition(b"\r\n\r\n")
+    _, _, third = rest.partition(b"\r\n\r\n")
     assert third.startswith(b"HTTP/1.1 304 NOT MODIFIED\r\n")
     assert third.endswith(b"\r\n\r\n")
 
@@ -92,9 +92,10 @@ def test_pipelined_requests_answered_in_order(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/p").respond_with_handler(
         lambda r: Response(r.args["i"], headers={"X-I": r.args["i"]})
     )
-    requests_bytes = b"".join(
-        b"GET /p?i=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(200)
-    ) + b"GET /p?i=last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    requests_bytes = (
+        b"".join(b"GET /p?i=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(200))
+        + b"GET /p?i=last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
     data = exchange(httpserver.port, requests_bytes, timeout=10)
     bodies = [part.split(b"\r\n")[0] for part in data.split(b"X-I: ")[1:]]
     assert bodies == [str(i).encode() for i in range(200)] + [b"last"]

@@ -97,6 +97,8 @@ class Reply:
     on_close: Callable[[], None] | None = field(default=None)
 
 
+_LINGER_SECONDS = 1.0
+_LINGER_BYTES = 4 * 1024 * 1024
 #: Called on the loop; returns the reply, or a function to run on a worker thread for it.
 App = Callable[[RawRequest], "Reply | Callable[[], Reply]"]
 _STREAM_END = object()
@@ -143,11 +145,14 @@ class _H1Connection(asyncio.Protocol):
         self._reading_paused = False
         self._busy = False
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_kind = ""
         self._task: asyncio.Task[None] | None = None
         self._client: tuple[str, int] = ("", 0)
         self._local: tuple[str, int] = ("", 0)
         self._scheme = "http"
         self._eof = False
+        self._lingering = False
+        self._lingered = 0
 
     # -- asyncio.Protocol ----------------------------------------------------------------
 
@@ -169,6 +174,10 @@ class _H1Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self._closed or self._parser.dead:
+            if self._lingering:
+                self._lingered += len(data)
+                if self._lingered > _LINGER_BYTES:
+                    self._close()
             return
         for event in self._parser.feed(data):
             if isinstance(event, RequestHead):
@@ -205,6 +214,9 @@ class _H1Connection(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         self._eof = True
+        if self._lingering:
+            self._close()
+            return False
         if not self._queue and not self._busy:
             self._close()
         return True  # keep the write side open to answer what is queued
@@ -228,6 +240,7 @@ class _H1Connection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._timer_kind = ""
 
     def _arm_timer(self) -> None:
         """(Re)arm the read deadline that matches the connection's state."""
@@ -235,20 +248,20 @@ class _H1Connection(asyncio.Protocol):
             self._cancel_timer()
             return
         if self._head is not None:  # receiving a body: reset on every byte
-            delay = self._limits.body_timeout
+            kind, delay = "body", self._limits.body_timeout
         elif self._parser.mid_request:  # receiving a head: from its first byte, never reset
-            if self._timer is not None and getattr(self._timer, "_hyper_head", False):
+            if self._timer_kind == "head":
                 return
-            delay = self._limits.header_timeout
+            kind, delay = "head", self._limits.header_timeout
         else:
-            delay = self._limits.idle_timeout
+            kind, delay = "idle", self._limits.idle_timeout
         self._cancel_timer()
         self._timer = self._loop.call_later(delay, self._on_timeout)
-        if self._head is None and self._parser.mid_request:
-            self._timer._hyper_head = True  # type: ignore[attr-defined]
+        self._timer_kind = kind
 
     def _on_timeout(self) -> None:
         self._timer = None
+        self._timer_kind = ""
         if self._closed or self._busy or self._queue:
             return
         if self._head is not None or self._parser.mid_request:
@@ -273,7 +286,8 @@ class _H1Connection(asyncio.Protocol):
                 self._cancel_timer()
                 if isinstance(item, RequestRejected):
                     await self._send_rejection(item)
-                    self._close()
+                    await self._drain()
+                    self._linger_close()
                     return
                 keep_open = await self._answer(item)
                 self._busy = False
@@ -479,6 +493,25 @@ class _H1Connection(asyncio.Protocol):
             self._reading_paused = False
             with contextlib.suppress(Exception):
                 self._transport.resume_reading()
+
+    def _linger_close(self) -> None:
+        """Half-close after an error response and discard input briefly before closing.
+
+        Closing with unread input makes the kernel send RST, which can destroy the error
+        response before the client reads it; lingering lets the client see the 4xx.
+        """
+        transport = self._transport
+        if transport is None or self._closed:
+            return
+        if not transport.can_write_eof() or self._eof:
+            self._close()
+            return
+        self._lingering = True
+        with contextlib.suppress(Exception):
+            transport.write_eof()
+        self._resume_reading()
+        self._cancel_timer()
+        self._timer = self._loop.call_later(_LINGER_SECONDS, self._close)
 
     def _close(self) -> None:
         if self._transport is not None and not self._closed:
