@@ -318,20 +318,60 @@ def serialize_response_head(
     """
     if not 100 <= status <= 999:
         raise ResponseHeaderError(f"invalid status code: {status!r}")
+    if isinstance(reason, str) and http_version == "1.1":
+        fast = _serialize_str_head(status, reason, headers)
+        if fast is not None:
+            return fast
     reason_b = _to_bytes(reason, "reason phrase")
-    if _bad_value(reason_b):
-        raise ResponseHeaderError(f"CR, LF or NUL in reason phrase: {reason_b!r}")
-    parts = [b"HTTP/%s %d %s\r\n" % (http_version.encode("ascii"), status, reason_b)]
+    parts = [b"HTTP/%s %d %s" % (http_version.encode("ascii"), status, reason_b)]
     for name, value in headers:
         name_b = _to_bytes(name, "header name")
+        if name_b not in _GOOD_NAMES:
+            if _TOKEN.match(name_b) is None:
+                raise ResponseHeaderError(f"invalid header name: {name_b!r}")
+            if len(_GOOD_NAMES) < 4096:
+                _GOOD_NAMES.add(name_b)
+        parts.append(name_b + b": " + _to_bytes(value, "header value"))
+    if _BAD_VALUE.search(b"".join(parts)) is not None:  # one scan for the whole head
+        _explain_bad(reason_b, headers)
+    return b"\r\n".join(parts) + b"\r\n\r\n"
+
+
+_GOOD_NAMES: set[bytes] = set()
+_GOOD_STR_NAMES: set[str] = set()
+_BAD_STR = re.compile(r"[\x00\r\n]")
+
+
+def _serialize_str_head(
+    status: int, reason: str, headers: Sequence[tuple[str | bytes, str | bytes]]
+) -> bytes | None:
+    """The common all-``str`` case in one pass; None means "use the general path"."""
+    lines = [f"HTTP/1.1 {status} {reason}"]
+    for name, value in headers:
+        if type(name) is not str or type(value) is not str:
+            return None
+        if name not in _GOOD_STR_NAMES:
+            if not name.isascii() or _TOKEN.match(name.encode("ascii")) is None:
+                return None
+            if len(_GOOD_STR_NAMES) < 4096:
+                _GOOD_STR_NAMES.add(name)
+        lines.append(f"{name}: {value}")
+    if _BAD_STR.search("".join(lines)) is not None:
+        return None  # the general path explains what is wrong
+    try:
+        return "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n"
+    except UnicodeEncodeError:
+        return None
+
+
+def _explain_bad(reason: bytes, headers: Sequence[tuple[str | bytes, str | bytes]]) -> None:
+    if _bad_value(reason):
+        raise ResponseHeaderError(f"CR, LF or NUL in reason phrase: {reason!r}")
+    for name, value in headers:
         value_b = _to_bytes(value, "header value")
-        if _TOKEN.match(name_b) is None:
-            raise ResponseHeaderError(f"invalid header name: {name_b!r}")
         if _bad_value(value_b):
-            raise ResponseHeaderError(f"CR, LF or NUL in header {name_b!r}: {value_b!r}")
-        parts.append(b"%s: %s\r\n" % (name_b, value_b))
-    parts.append(b"\r\n")
-    return b"".join(parts)
+            raise ResponseHeaderError(f"CR, LF or NUL in header {name!r}: {value_b!r}")
+    raise ResponseHeaderError("CR, LF or NUL in response head")  # pragma: no cover
 
 
 def body_allowed(method: str, status: int) -> bool:

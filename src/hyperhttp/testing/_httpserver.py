@@ -623,8 +623,7 @@ class HTTPServer(HTTPServerBase):
         ):
             return super()._handle_raw(raw)
         environ = build_environ(raw)
-        request = Request(environ)
-        request.get_data()
+        request = Request(environ)  # the body is an in-memory stream: read lazily
         try:
             found = self._lookup(request)
         except Exception as exc:  # a user matcher raised

@@ -82,6 +82,7 @@ class RawRequest:
     client: tuple[str, int]
     server: tuple[str, int]
     scheme: str
+    keep_alive: bool = True
 
 
 @dataclass
@@ -135,7 +136,7 @@ class _H1Connection(asyncio.Protocol):
             max_body_size=self._limits.max_body_size,
         )
         self._transport: asyncio.Transport | None = None
-        self._queue: deque[RawRequest | RequestRejected] = deque()
+        self._queue: deque[RawRequest | _Prepared | RequestRejected] = deque()
         self._wakeup = asyncio.Event()
         self._can_write = asyncio.Event()
         self._can_write.set()
@@ -146,6 +147,7 @@ class _H1Connection(asyncio.Protocol):
         self._busy = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_kind = ""
+        self._activity = 0.0
         self._task: asyncio.Task[None] | None = None
         self._client: tuple[str, int] = ("", 0)
         self._local: tuple[str, int] = ("", 0)
@@ -190,20 +192,23 @@ class _H1Connection(asyncio.Protocol):
             elif isinstance(event, RequestEnd):
                 head = self._head
                 assert head is not None
-                self._queue.append(
-                    RawRequest(
-                        method=head.method,
-                        target=head.target,
-                        http_version=head.http_version,
-                        headers=head.headers,
-                        body=b"".join(self._body),
-                        client=self._client,
-                        server=self._local,
-                        scheme=self._scheme,
-                    )
+                raw = RawRequest(
+                    method=head.method,
+                    target=head.target,
+                    http_version=head.http_version,
+                    headers=head.headers,
+                    body=b"".join(self._body),
+                    client=self._client,
+                    server=self._local,
+                    scheme=self._scheme,
+                    keep_alive=head.keep_alive,
                 )
                 self._head = None
                 self._body = []
+                if self._queue or self._busy or self._closed:
+                    self._queue.append(raw)
+                else:
+                    self._answer_now(raw)
             else:
                 self._queue.append(event)
         if self._parser.dead or len(self._queue) >= self._limits.max_pipelined:
@@ -255,15 +260,26 @@ class _H1Connection(asyncio.Protocol):
             kind, delay = "head", self._limits.header_timeout
         else:
             kind, delay = "idle", self._limits.idle_timeout
+        self._activity = self._loop.time()
+        if self._timer is not None and self._timer_kind == kind:
+            return  # sliding deadline: _on_timeout re-checks the last activity
         self._cancel_timer()
         self._timer = self._loop.call_later(delay, self._on_timeout)
         self._timer_kind = kind
 
     def _on_timeout(self) -> None:
+        kind = self._timer_kind
         self._timer = None
         self._timer_kind = ""
         if self._closed or self._busy or self._queue:
             return
+        if kind in ("body", "idle"):
+            delay = self._limits.body_timeout if kind == "body" else self._limits.idle_timeout
+            remaining = self._activity + delay - self._loop.time()
+            if remaining > 0.001:
+                self._timer = self._loop.call_later(remaining, self._on_timeout)
+                self._timer_kind = kind
+                return
         if self._head is not None or self._parser.mid_request:
             self._pause_reading()
             self._queue.append(RequestRejected(408, "Request Timeout"))
@@ -289,7 +305,14 @@ class _H1Connection(asyncio.Protocol):
                     await self._drain()
                     self._linger_close()
                     return
-                keep_open = await self._answer(item)
+                if isinstance(item, _Prepared):
+                    if item.result is None:  # answered already; we only waited for the writer
+                        await self._drain()
+                        keep_open = not self._closed
+                    else:
+                        keep_open = await self._answer(item.request, item.result)
+                else:
+                    keep_open = await self._answer(item)
                 self._busy = False
                 if not keep_open or (self._eof and not self._queue):
                     self._close()
@@ -307,9 +330,11 @@ class _H1Connection(asyncio.Protocol):
             self._server.record_internal_error(exc)
             self._abort()
 
-    async def _answer(self, request: RawRequest) -> bool:
+    async def _answer(
+        self, request: RawRequest, prepared: Reply | Callable[[], Reply] | None = None
+    ) -> bool:
         try:
-            result = self._server.app(request)
+            result = self._server.app(request) if prepared is None else prepared
             if isinstance(result, Reply):
                 reply = result
             else:
@@ -356,6 +381,22 @@ class _H1Connection(asyncio.Protocol):
             await self._emit([fault.raw_bytes], fault, head_len=0)
             return not fault.close_connection
 
+        built = self._build_head(request, reply, fault)
+        if built is None:
+            return False
+        head, keep_alive, with_body, chunked = built
+        if not with_body:
+            await self._emit([head], fault, head_len=len(head))
+        elif isinstance(reply.body, bytes):
+            await self._emit([head, reply.body], fault, head_len=len(head))
+        else:
+            await self._emit_stream(head, reply.body, chunked, fault)
+        return keep_alive and not self._closed
+
+    def _build_head(
+        self, request: RawRequest, reply: Reply, fault: Fault
+    ) -> tuple[bytes, bool, bool, bool] | None:
+        """Frame the reply: ``(head, keep_alive, with_body, chunked)``; None if refused."""
         keep_alive = self._keep_alive(request) and not reply.close and not fault.close_connection
         with_body = body_allowed(request.method, reply.status)
         headers = list(reply.headers)
@@ -374,8 +415,6 @@ class _H1Connection(asyncio.Protocol):
                 chunked = True
             else:
                 keep_alive = False  # the body ends when the connection does
-        elif not with_body and streaming and "content-length" not in names:
-            pass
         if "date" not in names:
             headers.append(("Date", self._server.date.get()))
         if not keep_alive:
@@ -393,20 +432,46 @@ class _H1Connection(asyncio.Protocol):
                 [("Content-Length", "0"), ("Connection", "close")],
             )
             self._write(head)
-            return False
+            return None
         if fault.status_line is not None:
             head = fault.status_line + b"\r\n" + head.split(b"\r\n", 1)[1]
         if fault.extra_header_lines:
             extra = b"".join(line + b"\r\n" for line in fault.extra_header_lines)
             head = head[:-2] + extra + b"\r\n"
+        return head, keep_alive, with_body, chunked
 
-        if not with_body:
-            await self._emit([head], fault, head_len=len(head))
-        elif isinstance(reply.body, bytes):
-            await self._emit([head, reply.body], fault, head_len=len(head))
-        else:
-            await self._emit_stream(head, reply.body, chunked, fault)
-        return keep_alive and not self._closed
+    def _answer_now(self, request: RawRequest) -> bool:
+        """The synchronous fast path, on the loop, for an idle connection.
+
+        Runs the app; a plain buffered reply (no fault, no worker needed) is written right
+        away. Returns False when the request must go through the serving task instead
+        (then it has been queued, with the app's result when there is one).
+        """
+        try:
+            result = self._server.app(request)
+        except Exception as exc:
+            self._server.record_internal_error(exc)
+            result = Reply(500, "Internal Server Error", [("Content-Length", "0")], close=True)
+        if (
+            not isinstance(result, Reply)
+            or result.fault is not None
+            or not isinstance(result.body, bytes)
+            or result.on_close is not None
+        ):
+            self._queue.append(_Prepared(request, result))
+            return False
+        built = self._build_head(request, result, _NO_FAULT)
+        if built is None:
+            self._close()
+            return True
+        head, keep_alive, with_body, _ = built
+        self._write(head + result.body if with_body else head)
+        if not keep_alive or (self._eof and not self._queue):
+            self._close()
+        elif not self._can_write.is_set():
+            self._pause_reading()  # a client that does not read: let the serving task wait
+            self._queue.append(_Prepared(request, None))
+        return True
 
     async def _emit_stream(
         self, head: bytes, body: Iterator[bytes], chunked: bool, fault: Fault
@@ -429,6 +494,10 @@ class _H1Connection(asyncio.Protocol):
             self._close()
 
     async def _emit(self, pieces: list[bytes], fault: Fault, head_len: int) -> None:
+        if fault is _NO_FAULT:  # the common case: one write, one send
+            self._write(b"".join(pieces))
+            await self._drain()
+            return
         budget = _Budget(fault, head_len)
         for piece in pieces:
             if piece and not await self._write_piece(piece, fault, budget):
@@ -459,16 +528,8 @@ class _H1Connection(asyncio.Protocol):
     # -- small helpers -------------------------------------------------------------------
 
     def _keep_alive(self, request: RawRequest) -> bool:
-        connection = b""
-        for name, value in request.headers:
-            if name.lower() == b"connection":
-                connection += b"," + value.lower()
-        tokens = {t.strip() for t in connection.split(b",")}
-        if b"close" in tokens:
-            return False
-        if request.http_version == "1.0":
-            return b"keep-alive" in tokens
-        return not self._server.stopping
+        # llhttp's verdict: HTTP/1.1 unless "Connection: close", HTTP/1.0 with keep-alive
+        return request.keep_alive and not self._server.stopping
 
     def _write(self, data: bytes) -> None:
         if self._transport is not None and not self._closed:
@@ -542,6 +603,14 @@ class _H1Connection(asyncio.Protocol):
 
 
 _NO_FAULT = Fault()
+
+
+@dataclass
+class _Prepared:
+    """A request whose app result is known (or, with ``result=None``, already answered)."""
+
+    request: RawRequest
+    result: Reply | Callable[[], Reply] | None
 
 
 class _Budget:
