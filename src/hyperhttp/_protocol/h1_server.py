@@ -148,55 +148,72 @@ class RequestParser:
         """Parse ``data``; return the events it completed (possibly ending in a rejection)."""
         if self._dead:
             return []
+        room = self._head_room()
+        if room is None or len(data) <= room:
+            # the common case: one request (or body bytes) that fits; no slicing needed
+            self._feed_piece(data)
+            self._check_head_cap()
+            return self._drain_events()
         view = memoryview(data)
-        while view:
-            if self._in_head:
-                room = self.max_header_block - max(self._head_raw, self._head_known)
-                piece = view[: room + 1] if len(view) > room else view
-            else:
-                piece = view
-            started_in_head = self._in_head
-            self._began_in_this_feed = False
-            self._completed_in_this_feed = False
-            try:
-                self._parser.feed_data(bytes(piece))
-            except _Stop as stop:
-                self._reject(stop.status, stop.reason)
-                break
-            except httptools.HttpParserCallbackError as exc:
-                inner = exc.__context__
-                if isinstance(inner, _Stop):
-                    self._reject(inner.status, inner.reason)
-                else:
-                    self._reject(400, "Bad Request")
-                break
-            except httptools.HttpParserInvalidMethodError:
-                self._reject(400, "Bad Request (invalid method)")
-                break
-            except httptools.HttpParserInvalidURLError:
-                self._reject(400, "Bad Request (invalid request target)")
-                break
-            except httptools.HttpParserUpgrade:
-                self._reject(400, "Bad Request (upgrade not supported)")
-                break
-            except httptools.HttpParserError as exc:
-                self._reject(400, f"Bad Request ({_short(exc)})")
-                break
-            if self._in_head and started_in_head:
-                if not self._began_in_this_feed:
-                    self._head_raw += len(piece)
-                elif not self._completed_in_this_feed:
-                    # the message started at the beginning of this piece
-                    self._head_raw = len(piece)
-            if self._in_head and max(self._head_raw, self._head_known) > self.max_header_block:
+        while view and not self._dead:
+            room = self._head_room()
+            piece = (
+                bytes(view[: room + 1]) if room is not None and len(view) > room else bytes(view)
+            )
+            self._feed_piece(piece)
+            after = self._head_room()
+            if not self._dead and after is not None and after < 0:
                 if self._headers or len(self._url) == 0:
                     self._reject(431, "Request Header Fields Too Large")
                 else:
                     self._reject(414, "URI Too Long")
-                break
             view = view[len(piece) :]
+        return self._drain_events()
+
+    def _head_room(self) -> int | None:
+        """Bytes the current head may still take (negative: over the cap; None: in a body)."""
+        if not self._in_head:
+            return None
+        return self.max_header_block - max(self._head_raw, self._head_known)
+
+    def _drain_events(self) -> list[Event]:
         events, self._events = self._events, []
         return events
+
+    def _feed_piece(self, piece: bytes) -> list[Event]:
+        """Feed one piece that cannot exceed the head cap; returns [] (events are queued)."""
+        started_in_head = self._in_head
+        self._began_in_this_feed = False
+        self._completed_in_this_feed = False
+        try:
+            self._parser.feed_data(piece)
+        except (_Stop, httptools.HttpParserError) as exc:
+            self._handle_error(exc)
+            return []
+        if self._in_head and started_in_head:
+            if not self._began_in_this_feed:
+                self._head_raw += len(piece)
+            elif not self._completed_in_this_feed:
+                self._head_raw = len(piece)
+        return []
+
+    def _handle_error(self, exc: Exception) -> None:
+        if isinstance(exc, _Stop):
+            self._reject(exc.status, exc.reason)
+        elif isinstance(exc, httptools.HttpParserCallbackError):
+            inner = exc.__context__
+            if isinstance(inner, _Stop):
+                self._reject(inner.status, inner.reason)
+            else:
+                self._reject(400, "Bad Request")
+        elif isinstance(exc, httptools.HttpParserInvalidMethodError):
+            self._reject(400, "Bad Request (invalid method)")
+        elif isinstance(exc, httptools.HttpParserInvalidURLError):
+            self._reject(400, "Bad Request (invalid request target)")
+        elif isinstance(exc, httptools.HttpParserUpgrade):
+            self._reject(400, "Bad Request (upgrade not supported)")
+        else:
+            self._reject(400, f"Bad Request ({_short(exc)})")
 
     def _reject(self, status: int, reason: str) -> None:
         self._dead = True
@@ -229,21 +246,23 @@ class RequestParser:
 
     def on_headers_complete(self) -> None:
         version = self._parser.get_http_version()
-        hosts = [v for n, v in self._headers if n.lower() == b"host"]
-        if len(hosts) > 1:
-            raise _Stop(400, "Bad Request (more than one Host header)")
-        if version == "1.1" and not hosts:
-            raise _Stop(400, "Bad Request (missing Host header)")
-        if hosts and _bad_value(hosts[0]):
-            raise _Stop(400, "Bad Request (invalid Host header)")
+        hosts = 0
         expect_continue = False
         for name, value in self._headers:
             lname = name.lower()
-            if lname == b"content-length":
+            if lname == b"host":
+                hosts += 1
+                if hosts > 1:
+                    raise _Stop(400, "Bad Request (more than one Host header)")
+                if _bad_value(value):
+                    raise _Stop(400, "Bad Request (invalid Host header)")
+            elif lname == b"content-length":
                 if len(value) > 19 or int(value) > self.max_body_size:
                     raise _Stop(413, "Content Too Large")
             elif lname == b"expect":
                 expect_continue = value.strip().lower() == b"100-continue"
+        if version == "1.1" and not hosts:
+            raise _Stop(400, "Bad Request (missing Host header)")
         self._in_head = False
         method = self._parser.get_method().decode("ascii")
         self._events.append(

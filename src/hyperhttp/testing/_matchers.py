@@ -310,4 +310,13 @@ class RequestMatcher:
 
     def match(self, request: Request) -> bool:
         """True when the request satisfies every field of this matcher."""
-        return not self.difference(request)
+        if type(self).difference is not RequestMatcher.difference:
+            return not self.difference(request)  # a subclass decides through difference()
+        return (  # same fields as difference(), stopping at the first mismatch
+            self.match_uri(request)
+            and self.match_method(request)
+            and self.query_matcher.match(request.query_string)
+            and not self.mismatched_headers(request)[1]
+            and self.match_data(request)
+            and self.match_json(request)
+        )

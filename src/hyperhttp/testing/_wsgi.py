@@ -20,6 +20,28 @@ from ._server import RawRequest, Reply
 __all__ = ["build_environ", "coerce_response", "to_reply"]
 
 
+_BASE_ENVIRON: dict[str, Any] = {
+    "SCRIPT_NAME": "",
+    "wsgi.version": (1, 0),
+    "wsgi.errors": sys.stderr,
+    "wsgi.multithread": True,
+    "wsgi.multiprocess": False,
+    "wsgi.run_once": False,
+    "wsgi.input_terminated": True,
+}
+_HEADER_KEYS: dict[bytes, str] = {}
+
+
+def _environ_key(name: bytes) -> str:
+    key = _HEADER_KEYS.get(name)
+    if key is None:
+        upper = name.decode("latin-1").upper().replace("-", "_")
+        key = upper if upper in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + upper
+        if len(_HEADER_KEYS) < 4096:
+            _HEADER_KEYS[name] = key
+    return key
+
+
 def build_environ(raw: RawRequest) -> dict[str, Any]:
     """A PEP 3333 environ for ``raw`` (the body is fully buffered already)."""
     target = raw.target
@@ -28,39 +50,30 @@ def build_environ(raw: RawRequest) -> dict[str, Any]:
         slash = rest.find(b"/")
         target = rest[slash:] if slash >= 0 else b"/"
     path, _, query = target.partition(b"?")
-    path = path.split(b"#", 1)[0]
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": raw.method,
-        "SCRIPT_NAME": "",
-        "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
-        "QUERY_STRING": query.decode("latin-1"),
-        "RAW_URI": raw.target.decode("latin-1"),
-        "REQUEST_URI": raw.target.decode("latin-1"),
-        "SERVER_NAME": raw.server[0],
-        "SERVER_PORT": str(raw.server[1]),
-        "SERVER_PROTOCOL": f"HTTP/{raw.http_version}",
-        "REMOTE_ADDR": raw.client[0],
-        "REMOTE_PORT": raw.client[1],
-        "CONTENT_LENGTH": str(len(raw.body)),
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": raw.scheme,
-        "wsgi.input": io.BytesIO(raw.body),
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": False,
-        "wsgi.run_once": False,
-        "wsgi.input_terminated": True,
-    }
-    for name_b, value_b in raw.headers:
-        name = name_b.decode("latin-1").upper().replace("-", "_")
-        value = value_b.decode("latin-1")
-        if name == "CONTENT_TYPE":
-            environ["CONTENT_TYPE"] = value
-            continue
-        if name == "CONTENT_LENGTH":
+    if b"#" in path:
+        path = path.split(b"#", 1)[0]
+    raw_target = raw.target.decode("latin-1")
+    environ = _BASE_ENVIRON.copy()
+    environ["REQUEST_METHOD"] = raw.method
+    environ["PATH_INFO"] = (
+        unquote_to_bytes(path).decode("latin-1") if b"%" in path else path.decode("latin-1")
+    )
+    environ["QUERY_STRING"] = query.decode("latin-1")
+    environ["RAW_URI"] = environ["REQUEST_URI"] = raw_target
+    environ["SERVER_NAME"] = raw.server[0]
+    environ["SERVER_PORT"] = str(raw.server[1])
+    environ["SERVER_PROTOCOL"] = "HTTP/" + raw.http_version
+    environ["REMOTE_ADDR"] = raw.client[0]
+    environ["REMOTE_PORT"] = raw.client[1]
+    environ["CONTENT_LENGTH"] = str(len(raw.body))
+    environ["wsgi.url_scheme"] = raw.scheme
+    environ["wsgi.input"] = io.BytesIO(raw.body)
+    for name, value_b in raw.headers:
+        key = _environ_key(name)
+        if key == "CONTENT_LENGTH":
             continue  # the real length of the buffered body is authoritative
-        key = "HTTP_" + name
-        if key in environ:
+        value = value_b.decode("latin-1")
+        if key in environ and key != "CONTENT_TYPE":
             environ[key] += ("; " if key == "HTTP_COOKIE" else ", ") + value
         else:
             environ[key] = value
