@@ -161,14 +161,17 @@ class RequestParser:
                 bytes(view[: room + 1]) if room is not None and len(view) > room else bytes(view)
             )
             self._feed_piece(piece)
-            after = self._head_room()
-            if not self._dead and after is not None and after < 0:
-                if self._headers or len(self._url) == 0:
-                    self._reject(431, "Request Header Fields Too Large")
-                else:
-                    self._reject(414, "URI Too Long")
+            self._check_head_cap()
             view = view[len(piece) :]
         return self._drain_events()
+
+    def _check_head_cap(self) -> None:
+        after = self._head_room()
+        if not self._dead and after is not None and after < 0:
+            if self._headers or len(self._url) == 0:
+                self._reject(431, "Request Header Fields Too Large")
+            else:
+                self._reject(414, "URI Too Long")
 
     def _head_room(self) -> int | None:
         """Bytes the current head may still take (negative: over the cap; None: in a body)."""
