@@ -230,6 +230,19 @@ def test_sv07_response_splitting_is_refused(server: HTTPServer, response: object
     server.clear_handler_errors()
 
 
+def test_sv08_escapes_and_crlf_in_the_path_stay_escaped(server: HTTPServer) -> None:
+    server.expect_request("/known").respond_with_data("")
+    target = b"/%1b[31mred%0d%0aX-Injected:%20yes"
+    data = exchange(server.port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n", timeout=2)
+    for text in (data.decode("latin-1"), str(server.assertions[0])):
+        assert "\x1b" not in text
+        assert "\nX-Injected" not in text and "\rX-Injected" not in text
+    bad = exchange(server.port, b"GET /\x1b[31m HTTP/1.1\r\nHost: x\r\n\r\n", timeout=2)
+    assert status_of(bad) == 400
+    assert all("\x1b" not in reason for _, reason, _ in server.rejections)
+    server.clear_assertions()
+
+
 def test_sv10_plain_http_to_tls_port_and_stalled_handshake() -> None:
     with HTTPServer(
         host="127.0.0.1", tls=True, limits=ServerLimits(tls_handshake_timeout=0.3)
