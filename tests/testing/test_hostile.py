@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -270,3 +273,69 @@ def test_sv11_default_host_binds_loopback_only() -> None:
         assert server.server is not None
         for sock in server.server.sockets:
             assert sock.getsockname()[0] in ("127.0.0.1", "::1")
+
+
+EMFILE_CHILD = """
+import os, resource, sys, time
+from hyperhttp.testing import HTTPServer
+
+server = HTTPServer(host="127.0.0.1")
+server.start()
+server.expect_request("/ok").respond_with_data("ok")
+in_use = len(os.listdir("/proc/self/fd"))
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (in_use + 8, hard))
+print(server.port, flush=True)
+for line in sys.stdin:
+    if line.strip() == "cpu":
+        print(time.process_time(), flush=True)
+    else:
+        break
+print(sum(isinstance(e, OSError) for e in server.handler_errors) > 0, flush=True)
+server.stop()
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_sv05_fd_exhaustion_backs_off_and_recovers() -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", EMFILE_CHILD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    flood: list[socket.socket] = []
+    try:
+        port = int(child.stdout.readline())
+        flood = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+        time.sleep(0.3)
+        child.stdin.write("cpu\n")
+        child.stdin.flush()
+        before = float(child.stdout.readline())
+        time.sleep(1.0)
+        child.stdin.write("cpu\n")
+        child.stdin.flush()
+        after = float(child.stdout.readline())
+        assert after - before < 0.5, "the accept loop must not spin on EMFILE"
+        for sock in flood:
+            sock.close()
+        flood = []
+        deadline = time.monotonic() + 10
+        while True:  # the freed descriptors let the server accept again
+            try:
+                response = requests.get(f"http://127.0.0.1:{port}/ok", timeout=2)
+                break
+            except requests.exceptions.RequestException:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert response.text == "ok"
+        child.stdin.write("done\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "True"  # EMFILE was seen and recorded
+    finally:
+        for sock in flood:
+            sock.close()
+        child.stdin.close()
+        child.wait(timeout=10)
+        child.stdout.close()
