@@ -47,8 +47,8 @@ else:
         StringQueryMatcher,
         URIPattern,
     )
-    from ._server import ServerLimits
     from ._tls import TestCertificates, default_certificates
+    from ._wire import ServerLimits
 
 __all__ = [
     "DEFAULT_LISTEN_HOST",

@@ -10,8 +10,8 @@ from typing import Any
 
 from werkzeug import Request, Response
 
+from ._base import DEFAULT_LISTEN_HOST, DEFAULT_LISTEN_PORT, HTTPServerBase
 from ._handlers import RequestHandlerBase
-from ._httpserver import DEFAULT_LISTEN_HOST, DEFAULT_LISTEN_PORT, HTTPServerBase
 from ._matchers import METHOD_ALL, UNDEFINED, HVMatcherT, QueryT, URIPattern
 
 __all__ = ["BlockingHTTPServer", "BlockingRequestHandler"]

@@ -15,7 +15,7 @@ from urllib.parse import unquote_to_bytes
 from werkzeug import Response
 
 from ._faults import Fault
-from ._server import RawRequest, Reply
+from ._wire import RawRequest, Reply
 
 __all__ = ["build_environ", "coerce_response", "to_reply"]
 
