@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import ssl
+import threading
 from collections.abc import Mapping
 from queue import Empty, Queue
 from typing import Any
@@ -50,6 +51,18 @@ class BlockingHTTPServer(HTTPServerBase):
         self.timeout = timeout
         self.request_queue: Queue[Request] = Queue()
         self.request_handlers: dict[Request, Queue[BlockingRequestHandler]] = {}
+        self._in_flight = 0
+        self._in_flight_changed = threading.Condition()
+
+    def stop(self) -> None:
+        """Stop serving, after requests still waiting for the test got their answer.
+
+        As with pytest-httpserver, a request the test never answers is held until
+        ``timeout`` runs out (and an assertion is recorded); then the server stops.
+        """
+        with self._in_flight_changed:
+            self._in_flight_changed.wait_for(lambda: self._in_flight == 0, 2 * self.timeout + 1)
+        super().stop()
 
     def assert_request(
         self,
@@ -93,6 +106,8 @@ class BlockingHTTPServer(HTTPServerBase):
     def dispatch(self, request: Request) -> Response:
         """Queue the request for the test thread and wait for its answer."""
         self.request_handlers[request] = Queue()
+        with self._in_flight_changed:
+            self._in_flight += 1
         try:
             self.request_queue.put_nowait(request)
             try:
@@ -107,3 +122,6 @@ class BlockingHTTPServer(HTTPServerBase):
                 raise assertion from None
         finally:
             del self.request_handlers[request]
+            with self._in_flight_changed:
+                self._in_flight -= 1
+                self._in_flight_changed.notify_all()

@@ -26,7 +26,7 @@ __all__ = [
 
 
 class PluginHTTPServer(HTTPServer):
-    """The session server of the plugin (stopped at session end even if a test stopped it)."""
+    """Kept for imports from ``pytest_httpserver.pytest_plugin``; the fixtures use HTTPServer."""
 
 
 _running: list[HTTPServer] = []
@@ -70,7 +70,7 @@ def make_httpserver(
 ) -> Generator[HTTPServer, None, None]:
     """The session-wide server behind ``httpserver`` (started once, stopped at the end)."""
     host, port = httpserver_listen_address
-    server = PluginHTTPServer(
+    server = HTTPServer(
         host=host or HTTPServer.DEFAULT_LISTEN_HOST,
         port=port or HTTPServer.DEFAULT_LISTEN_PORT,
         ssl_context=httpserver_ssl_context,
@@ -97,7 +97,7 @@ def make_httpserver_ipv4(
 ) -> Generator[HTTPServer, None, None]:
     """Session server on 127.0.0.1."""
     yield from _session_server(
-        PluginHTTPServer(host="127.0.0.1", port=0, ssl_context=httpserver_ssl_context)
+        HTTPServer(host="127.0.0.1", port=0, ssl_context=httpserver_ssl_context)
     )
 
 
@@ -113,9 +113,7 @@ def make_httpserver_ipv6(
     httpserver_ssl_context: ssl.SSLContext | None,
 ) -> Generator[HTTPServer, None, None]:
     """Session server on ::1."""
-    yield from _session_server(
-        PluginHTTPServer(host="::1", port=0, ssl_context=httpserver_ssl_context)
-    )
+    yield from _session_server(HTTPServer(host="::1", port=0, ssl_context=httpserver_ssl_context))
 
 
 @pytest.fixture
@@ -128,7 +126,7 @@ def httpserver_ipv6(make_httpserver_ipv6: HTTPServer) -> HTTPServer:
 @pytest.fixture(scope="session")
 def make_httpsserver() -> Generator[HTTPServer, None, None]:
     """Session HTTPS server with a generated certificate (hyperhttp extension)."""
-    yield from _session_server(PluginHTTPServer(host="localhost", port=0, tls=True))
+    yield from _session_server(HTTPServer(host="localhost", port=0, tls=True))
 
 
 @pytest.fixture

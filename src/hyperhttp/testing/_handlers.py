@@ -82,7 +82,7 @@ class RequestHandler(RequestHandlerBase):
         self.request_handler: HandlerFunc | None = None
         self.fault: Fault | None = None
         self._hooks: list[HookFunc] = []
-        self._static: Response | None = None
+        self._static: Any = None
 
     def with_post_hook(self, hook: HookFunc) -> RequestHandler:
         """Add a hook ``(request, response) -> response`` run after the response is made."""
@@ -124,7 +124,7 @@ class RequestHandler(RequestHandlerBase):
         self._static = response
         return self
 
-    def static_response(self) -> Response | None:
+    def static_response(self) -> Any:
         """The fixed response when answering runs no user code (no handler, no hook)."""
         if self._static is None or self._hooks:
             return None

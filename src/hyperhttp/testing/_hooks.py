@@ -43,12 +43,18 @@ class Delay:
         return response
 
 
+class _SizeError(ValueError, AssertionError):
+    """A negative size: a ValueError, and an AssertionError as pytest-httpserver raises."""
+
+
 class Garbage:
     """Add random bytes before (``prefix_size``) and after (``suffix_size``) the body."""
 
     def __init__(self, prefix_size: int = 0, suffix_size: int = 0) -> None:
-        if prefix_size < 0 or suffix_size < 0:
-            raise ValueError("prefix_size and suffix_size must be >= 0")
+        if prefix_size < 0:
+            raise _SizeError("prefix_size should be positive integer")
+        if suffix_size < 0:
+            raise _SizeError("suffix_size should be positive integer")
         self._prefix_size = prefix_size
         self._suffix_size = suffix_size
 

@@ -132,6 +132,7 @@ class HTTPServer(HTTPServerBase):
         self._waiting_settings = copy(self.default_waiting_settings)
         self._waiting_result: queue.LifoQueue[bool] = queue.LifoQueue(maxsize=1)
         self.startup_timeout = startup_timeout
+        self._readiness_check_pending = False
 
     def _startup_wait(self) -> float:
         return self.startup_timeout if self.startup_timeout is not None else super()._startup_wait()
@@ -139,15 +140,17 @@ class HTTPServer(HTTPServerBase):
     def start(self) -> None:
         """Start serving; with ``startup_timeout`` also check the port accepts connections."""
         super().start()
-        if self.startup_timeout is not None:
-            try:
-                self.wait_for_server_ready()
-            except Exception:
-                self.stop()
-                raise
+        self._readiness_check_pending = self.startup_timeout is not None
+        try:
+            self.wait_for_server_ready()
+        except Exception:
+            self.stop()
+            raise
 
     def wait_for_server_ready(self) -> None:
-        """Connect to the listening port (no HTTP request, so nothing is logged)."""
+        """With ``startup_timeout``: connect to the port (no HTTP request, nothing logged)."""
+        if not self._readiness_check_pending:
+            return
         timeout = self.startup_timeout if self.startup_timeout is not None else 5.0
         host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
         host = "::1" if host == "::" else host
@@ -156,6 +159,8 @@ class HTTPServer(HTTPServerBase):
                 pass
         except OSError as exc:
             raise HTTPServerError(f"Readiness check failed: {exc}") from exc
+        finally:
+            self._readiness_check_pending = False
 
     def clear(self) -> None:
         """Reset all state: handlers, log, assertions, errors and permanent failure."""
@@ -351,7 +356,7 @@ class HTTPServer(HTTPServerBase):
             static = found.static_response()
             if static is None:
                 return functools.partial(self._respond_in_worker, request, found, environ)
-            response = static
+            response = coerce_response(static)
         else:
             response = found
         self.log.append((request, response))
@@ -464,9 +469,20 @@ class HTTPServer(HTTPServerBase):
         similar = [req for req, _ in self.log if matcher.match_uri(req)]
         if similar:
             lines.append(f"Found {len(similar)} similar request(s):")
-            for req in similar:
-                diff = ", ".join(f"{name}: got {got!r}" for name, got, _ in matcher.difference(req))
-                lines.append(f"  {req.method} {req.full_path.rstrip('?')} -> {diff or 'matches'}")
+            for req in similar:  # same labels as pytest-httpserver: tests match these lines
+                lines += [
+                    "--- Similar Request Start",
+                    f"Path: {req.path}",
+                    f"Method: {req.method}",
+                    f"Body: {req.get_data()!r}",
+                    f"Headers: {req.headers}",
+                    f"Query String: {req.query_string.decode('latin-1')!r}",
+                ]
+                lines.append("--- Similar Request End")
+            # ours, after pytest-httpserver's block so that tests matching it keep passing
+            for number, req in enumerate(similar, start=1):
+                fields = ", ".join(name for name, _, _ in matcher.difference(req)) or "none"
+                lines.append(f"Similar request {number} differs in: {fields}")
         else:
             lines.append("No similar requests found.")
         raise AssertionError("\n".join(lines) + "\n")

@@ -65,13 +65,13 @@ def build_environ(raw: RawRequest) -> dict[str, Any]:
     environ["SERVER_PROTOCOL"] = "HTTP/" + raw.http_version
     environ["REMOTE_ADDR"] = raw.client[0]
     environ["REMOTE_PORT"] = raw.client[1]
-    environ["CONTENT_LENGTH"] = str(len(raw.body))
     environ["wsgi.url_scheme"] = raw.scheme
     environ["wsgi.input"] = io.BytesIO(raw.body)
     for name, value_b in raw.headers:
         key = _environ_key(name)
-        if key == "CONTENT_LENGTH":
-            continue  # the real length of the buffered body is authoritative
+        if key == "CONTENT_LENGTH":  # only when the client sent one, like any WSGI server
+            environ[key] = str(len(raw.body))  # the buffered body's length is authoritative
+            continue
         value = value_b.decode("latin-1")
         if key in environ and key != "CONTENT_TYPE":
             environ[key] += ("; " if key == "HTTP_COOKIE" else ", ") + value
