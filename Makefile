@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test demo lint typecheck pytest bench bench-testserver clean
+.PHONY: test demo lint typecheck pytest bench bench-testserver compat-check clean
 
 $(STAMP): pyproject.toml compat/pytest-httpserver/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ bench: $(STAMP)
 
 bench-testserver: $(STAMP)
 	$(BIN)/python benchmarks/run_testserver.py
+
+compat-check: $(STAMP)
+	$(BIN)/python compat/pytest-httpserver/check_upstream_suite.py
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache
