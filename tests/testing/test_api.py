@@ -431,3 +431,25 @@ def test_request_object_details(httpserver: HTTPServer) -> None:
     assert request.content_type == "text/plain"
     assert request.get_data() == b"payload"
     assert urllib.parse.urlsplit(request.url).path == "/d"
+
+
+def test_start_stop_cycles_leak_no_threads_or_descriptors() -> None:
+    import os
+
+    def fds() -> int:
+        return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
+
+    server = HTTPServer(host="127.0.0.1")
+    server.start()
+    server.stop()
+    time.sleep(0.05)
+    threads_before, fds_before = threading.active_count(), fds()
+    for _ in range(30):
+        with HTTPServer(host="127.0.0.1") as cycle:
+            cycle.expect_request("/x").respond_with_handler(lambda r: "x")  # uses a worker
+            assert requests.get(cycle.url_for("/x")).text == "x"
+    deadline = time.monotonic() + 5
+    while threading.active_count() > threads_before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() <= threads_before
+    assert fds() <= fds_before
