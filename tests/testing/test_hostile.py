@@ -146,6 +146,26 @@ def test_sv04_slow_body_gets_408(server: HTTPServer) -> None:
     assert status_of(response) == 408
 
 
+def test_sv04_body_dripped_below_the_minimum_rate_gets_408() -> None:
+    limits = ServerLimits(body_timeout=0.3, min_body_rate=100)
+    with HTTPServer(host="127.0.0.1", limits=limits) as srv:
+        srv.expect_request("/up").respond_with_data("never")
+        with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+            sock.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10000\r\n\r\n")
+            t0 = time.perf_counter()
+            for _ in range(30):  # 1 byte every 0.1 s: never idle for body_timeout
+                try:
+                    sock.sendall(b"a")
+                except OSError:
+                    break
+                time.sleep(0.1)
+                if time.perf_counter() - t0 > 1.5:
+                    break
+            response = read_until_close(sock, timeout=3)
+        assert status_of(response) == 408
+        assert srv.log == []
+
+
 def test_sv04_idle_keepalive_is_closed(server: HTTPServer) -> None:
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")

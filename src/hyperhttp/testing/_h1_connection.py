@@ -72,6 +72,9 @@ class H1Connection(asyncio.Protocol):
         self._scheme = "http"
         self._eof = False
         self._lingering = False
+        self._reject_rest = False  # a rejection was queued: ignore further input
+        self._body_bytes = 0
+        self._body_started = 0.0
         self._lingered = 0
 
     # -- asyncio.Protocol ----------------------------------------------------------------
@@ -93,7 +96,7 @@ class H1Connection(asyncio.Protocol):
         self._arm_timer()
 
     def data_received(self, data: bytes) -> None:
-        if self._closed or self._parser.dead:
+        if self._closed or self._parser.dead or self._reject_rest:
             if self._lingering:
                 self._lingered += len(data)
                 if self._lingered > _LINGER_BYTES:
@@ -103,10 +106,16 @@ class H1Connection(asyncio.Protocol):
             if isinstance(event, RequestHead):
                 self._head = event
                 self._body = []
+                self._body_bytes = 0
+                self._body_started = self._loop.time()
                 if event.expect_continue and not self._busy and not self._queue:
                     self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
             elif isinstance(event, BodyChunk):
                 self._body.append(event.data)
+                self._body_bytes += len(event.data)
+                if self._body_too_slow():
+                    self._parser_failed(RequestRejected(408, "Request Timeout (body too slow)"))
+                    break
             elif isinstance(event, RequestEnd):
                 head = self._head
                 assert head is not None
@@ -134,6 +143,19 @@ class H1Connection(asyncio.Protocol):
         if self._queue:
             self._wakeup.set()
         self._arm_timer()
+
+    def _body_too_slow(self) -> bool:
+        """A body dripped slower than ``min_body_rate`` after the grace period (slow POST)."""
+        elapsed = self._loop.time() - self._body_started
+        limits = self._limits
+        return elapsed > limits.body_timeout and self._body_bytes < limits.min_body_rate * elapsed
+
+    def _parser_failed(self, rejected: RequestRejected) -> None:
+        self._head = None
+        self._body = []
+        self._queue.append(rejected)
+        self._pause_reading()
+        self._reject_rest = True
 
     def eof_received(self) -> bool | None:
         self._eof = True
@@ -199,8 +221,7 @@ class H1Connection(asyncio.Protocol):
                 self._timer_kind = kind
                 return
         if self._head is not None or self._parser.mid_request:
-            self._pause_reading()
-            self._queue.append(RequestRejected(408, "Request Timeout"))
+            self._parser_failed(RequestRejected(408, "Request Timeout"))
             self._wakeup.set()
         else:
             self._close()
@@ -239,6 +260,7 @@ class H1Connection(asyncio.Protocol):
                     self._reading_paused
                     and len(self._queue) < self._limits.max_pipelined
                     and not self._parser.dead
+                    and not self._reject_rest
                 ):
                     self._resume_reading()
         except asyncio.CancelledError:

@@ -28,6 +28,8 @@ class ServerLimits:
     header_timeout: float = 10.0
     #: seconds a request body may go without receiving a byte
     body_timeout: float = 30.0
+    #: bytes/s a request body must average once it has taken longer than ``body_timeout``
+    min_body_rate: float = 1024.0
     #: seconds an idle keep-alive connection is kept open
     idle_timeout: float = 60.0
     #: seconds a TLS handshake may take
