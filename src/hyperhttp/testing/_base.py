@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import functools
 import ipaddress
+import os
 import socket
 import ssl
 import threading
@@ -55,7 +56,8 @@ def _bind(host: str, port: int) -> list[socket.socket]:
             seen.add(key)
             sock = socket.socket(family, kind, proto)
             try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if os.name != "nt":  # on Windows it would let another socket steal the port
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 if family == socket.AF_INET6:
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 if sockets:  # later addresses share the first one's port
