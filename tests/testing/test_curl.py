@@ -64,3 +64,11 @@ def test_curl_sees_faults(httpserver: HTTPServer) -> None:
     )
     assert curl(httpserver.url_for("/reset")).returncode == 56  # recv failure
     assert curl(httpserver.url_for("/cut")).returncode == 18  # partial file
+
+
+def test_curl_http2_upgrade_attempt_gets_http11(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/u").respond_with_data("plain")
+    result = curl("--http2", "--verbose", httpserver.url_for("/u"), httpserver.url_for("/u"))
+    assert result.stdout == "plainplain"
+    assert "Upgrade: h2c" in result.stderr  # curl asked; we answered in HTTP/1.1
+    assert "< HTTP/1.1 200" in result.stderr

@@ -112,3 +112,19 @@ def test_body_rules_and_chunks() -> None:
     assert chunk(b"hello") == b"5\r\nhello\r\n"
     assert chunk(b"") == b""
     assert last_chunk() == b"0\r\n\r\n"
+
+
+def test_upgrade_requests_are_answered_as_http11_and_parsing_goes_on() -> None:
+    parser = RequestParser()
+    events = parser.feed(
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+        b"HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    assert [e.target for e in events if isinstance(e, RequestHead)] == [b"/", b"/next"]
+    assert sum(isinstance(e, RequestEnd) for e in events) == 2
+    assert not parser.dead
+    [rejected] = RequestParser().feed(
+        b"POST / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n"
+        b"Content-Length: 3\r\n\r\nabc"
+    )
+    assert isinstance(rejected, RequestRejected) and rejected.status == 400

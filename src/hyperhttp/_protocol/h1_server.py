@@ -190,6 +190,9 @@ class RequestParser:
         self._completed_in_this_feed = False
         try:
             self._parser.feed_data(piece)
+        except httptools.HttpParserUpgrade as upgrade:
+            self._ignore_upgrade(piece, int(upgrade.args[0]))
+            return []
         except (_Stop, httptools.HttpParserError) as exc:
             self._handle_error(exc)
             return []
@@ -199,6 +202,17 @@ class RequestParser:
             elif not self._completed_in_this_feed:
                 self._head_raw = len(piece)
         return []
+
+    def _ignore_upgrade(self, piece: bytes, offset: int) -> None:
+        """Answer an ``Upgrade`` request (h2c, websocket) as plain HTTP/1.1 (RFC 9110 §7.8).
+
+        llhttp stops at the end of such a request's head, taking what follows for the new
+        protocol; we never switch, so a fresh parser reads on. (An upgrade request announcing
+        a body was refused in ``on_headers_complete``: llhttp would not parse that body.)
+        """
+        self._parser = httptools.HttpRequestParser(self)
+        if offset < len(piece):
+            self._feed_piece(piece[offset:])
 
     def _handle_error(self, exc: Exception) -> None:
         if isinstance(exc, _Stop):
@@ -251,6 +265,8 @@ class RequestParser:
         version = self._parser.get_http_version()
         hosts = 0
         expect_continue = False
+        body = False
+        upgrade = connection_upgrade = False
         for name, value in self._headers:
             lname = name.lower()
             if lname == b"host":
@@ -262,10 +278,19 @@ class RequestParser:
             elif lname == b"content-length":
                 if len(value) > 19 or int(value) > self.max_body_size:
                     raise _Stop(413, "Content Too Large")
+                body = body or value.strip() not in (b"0", b"")
+            elif lname == b"transfer-encoding":
+                body = True
+            elif lname == b"upgrade":
+                upgrade = True
+            elif lname == b"connection" and b"upgrade" in value.lower():
+                connection_upgrade = True
             elif lname == b"expect":
                 expect_continue = value.strip().lower() == b"100-continue"
         if version == "1.1" and not hosts:
             raise _Stop(400, "Bad Request (missing Host header)")
+        if upgrade and connection_upgrade and body:  # llhttp would not parse this body
+            raise _Stop(400, "Bad Request (Upgrade with a request body)")
         self._in_head = False
         method = self._parser.get_method().decode("ascii")
         self._events.append(
