@@ -5,8 +5,12 @@ It knows nothing about expectations or werkzeug: every complete request becomes 
 with a function to run on a worker thread. Reading, framing, keep-alive, deadlines, caps and
 fault injection happen in the connection (:mod:`._h1_connection`).
 
-Protocol selection happens in :meth:`ServerThread._protocol_factory`: today every connection
-speaks HTTP/1.1; HTTP/2 (ALPN ``h2`` or the h2c preface) plugs in at that seam.
+HTTP/2 seam (issue 6): :meth:`ServerThread._protocol_factory` creates each connection's
+protocol object. Today that is always :class:`H1Connection`. An HTTP/2 connection slots in
+there: with TLS, ALPN is known once the handshake is done, in ``connection_made``
+(``transport.get_extra_info("ssl_object").selected_alpn_protocol()``); for h2c, the first
+bytes are the preface ``PRI * HTTP/2.0``. Both speak to the same ``app`` through
+:class:`RawRequest` / :class:`Reply`, so expectations, the log and faults stay shared.
 """
 
 from __future__ import annotations
@@ -94,7 +98,7 @@ class ServerThread:
             self._on_rejection(rejected, client)
 
     def _protocol_factory(self) -> asyncio.Protocol:
-        # The seam for HTTP/2: pick the protocol per connection (ALPN or preface) here.
+        # The seam for HTTP/2 (see the module docstring): choose the protocol object here.
         return H1Connection(self)
 
     # lifecycle
