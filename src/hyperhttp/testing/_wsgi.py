@@ -98,15 +98,16 @@ def to_reply(response: Response, environ: dict[str, Any], fault: Fault | None) -
         and response.is_sequence
         and not response.direct_passthrough
         and type(response.response) is list
-        and "location" not in response.headers
         and response.status_code not in (304, 412)
     ):  # fast path for plain buffered responses: same bytes, a fraction of the work
-        data = b"".join(
-            x if isinstance(x, bytes) else str(x).encode("utf-8") for x in response.response
-        )
-        code = response.status_code
-        _, _, reason = response.status.partition(" ")
-        return Reply(code, reason, response.headers.to_wsgi_list(), data, fault)
+        headers = response.headers.to_wsgi_list()
+        # (werkzeug's "in"/get() raise and catch an exception when the header is absent)
+        if not any(name.lower() == "location" for name, _ in headers):
+            data = b"".join(
+                x if isinstance(x, bytes) else str(x).encode("utf-8") for x in response.response
+            )
+            _, _, reason = response.status.partition(" ")
+            return Reply(response.status_code, reason, headers, data, fault)
     app_iter, status, headers = response.get_wsgi_response(environ)
     code_text, _, reason = status.partition(" ")
     code = int(code_text)
