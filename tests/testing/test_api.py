@@ -453,3 +453,20 @@ def test_start_stop_cycles_leak_no_threads_or_descriptors() -> None:
         time.sleep(0.05)
     assert threading.active_count() <= threads_before
     assert fds() <= fds_before
+
+
+def test_thread_target_can_be_wrapped() -> None:
+    calls: list[str] = []
+
+    class Wrapped(HTTPServer):
+        def thread_target(self) -> None:
+            calls.append(threading.current_thread().name)
+            super().thread_target()
+            calls.append("done")
+
+    with Wrapped(host="127.0.0.1") as server:
+        server.expect_request("/").respond_with_data("wrapped")
+        assert requests.get(server.url_for("/")).text == "wrapped"
+    assert calls == ["hyperhttp-testing", "done"]
+    with pytest.raises(HTTPServerError):
+        HTTPServer().thread_target()

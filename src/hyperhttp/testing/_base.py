@@ -110,6 +110,7 @@ class HTTPServerBase(abc.ABC):
         self.threaded = threaded
         self.limits = limits or ServerLimits()
         self.server: ServerThread | None = None
+        self._starting: ServerThread | None = None
         self.assertions: list[str | AssertionError] = []
         self.handler_errors: list[Exception] = []
         self.log: list[tuple[Request, Response]] = []
@@ -227,9 +228,24 @@ class HTTPServerBase(abc.ABC):
             limits=self.limits,
             on_internal_error=self._record_internal_error,
             on_rejection=self._record_rejection,
+            thread_target=self.thread_target,
         )
-        server.start(self._startup_wait())
+        self._starting = server
+        try:
+            server.start(self._startup_wait())
+        finally:
+            self._starting = None
         self.server = server
+
+    def thread_target(self) -> None:
+        """The server thread's body: runs the event loop until :meth:`stop`.
+
+        Not called directly; override it to wrap the server thread (call ``super()``).
+        """
+        server = self._starting
+        if server is None:
+            raise HTTPServerError("thread_target() runs in the server thread started by start()")
+        server.run()
 
     def _startup_wait(self) -> float:
         return DEFAULT_STARTUP_TIMEOUT

@@ -58,6 +58,7 @@ class ServerThread:
         limits: ServerLimits | None = None,
         on_internal_error: Callable[[BaseException], None] | None = None,
         on_rejection: Callable[[RequestRejected, tuple[str, int]], None] | None = None,
+        thread_target: Callable[[], None] | None = None,
     ) -> None:
         self.sockets = sockets
         self.app = app
@@ -73,7 +74,9 @@ class ServerThread:
         self._attaching: set[asyncio.Task[None]] = set()
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="hyperhttp-testing", daemon=True)
+        self._thread = threading.Thread(
+            target=thread_target or self.run, name="hyperhttp-testing", daemon=True
+        )
         self._stop_future: asyncio.Future[None] | None = None
 
     # called on the loop by connections
@@ -112,7 +115,8 @@ class ServerThread:
             self._thread.join(timeout)
             raise self._startup_error
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """The body of the server thread: run the event loop until stop()."""
         asyncio.set_event_loop(self.loop)
         try:
             self.loop.run_until_complete(self._main())
