@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import pytest
 import requests
 from werkzeug import Request, Response
 
@@ -173,3 +174,22 @@ def test_location_header_and_redirect(httpserver: HTTPServer) -> None:
     )
     httpserver.expect_request("/to").respond_with_data("landed")
     assert requests.get(httpserver.url_for("/from")).text == "landed"
+
+
+def test_error_inside_a_streaming_body_is_recorded_and_cuts_the_response(
+    httpserver: HTTPServer,
+) -> None:
+    def stream(request: Request) -> Response:
+        def body() -> Iterator[bytes]:
+            yield b"first"
+            raise RuntimeError("generator broke")
+
+        return Response(body())
+
+    httpserver.expect_request("/broken").respond_with_handler(stream)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        requests.get(httpserver.url_for("/broken"))
+    assert any(isinstance(e, RuntimeError) for e in httpserver.handler_errors)
+    httpserver.clear_handler_errors()
+    httpserver.expect_request("/ok").respond_with_data("still serving")
+    assert requests.get(httpserver.url_for("/ok")).text == "still serving"
