@@ -27,7 +27,6 @@ from ._wsgi import build_environ, coerce_response, to_reply
 __all__ = [
     "DEFAULT_LISTEN_HOST",
     "DEFAULT_LISTEN_PORT",
-    "DEFAULT_STARTUP_TIMEOUT",
     "FAULT_KEY",
     "HTTPServerBase",
 ]
@@ -36,8 +35,6 @@ __all__ = [
 DEFAULT_LISTEN_HOST = "localhost"
 #: Port the server listens on unless told otherwise (0: an ephemeral port).
 DEFAULT_LISTEN_PORT = 0
-#: Seconds ``start()`` waits for the server thread when no ``startup_timeout`` is given.
-DEFAULT_STARTUP_TIMEOUT = 10.0
 
 _S = TypeVar("_S", bound="HTTPServerBase")
 FAULT_KEY = "hyperhttp.testing.fault"
@@ -213,9 +210,10 @@ class HTTPServerBase(abc.ABC):
         return self.server is not None
 
     def start(self) -> None:
-        """Bind and start serving in a background thread; returns once it is serving.
+        """Bind, listen and start the server thread; returns in well under a millisecond.
 
-        Raises :class:`HTTPServerError` when already running; bind errors propagate.
+        The port accepts connections when this returns. Raises :class:`HTTPServerError`
+        when already running; bind errors (port in use...) propagate as ``OSError``.
         """
         if self.is_running():
             raise HTTPServerError("Server is already running")
@@ -230,11 +228,8 @@ class HTTPServerBase(abc.ABC):
             on_rejection=self._record_rejection,
             thread_target=self.thread_target,
         )
-        self._starting = server
-        try:
-            server.start(self._startup_wait())
-        finally:
-            self._starting = None
+        self._starting = server  # read by thread_target() in the new thread
+        server.start()
         self.server = server
 
     def thread_target(self) -> None:
@@ -246,9 +241,6 @@ class HTTPServerBase(abc.ABC):
         if server is None:
             raise HTTPServerError("thread_target() runs in the server thread started by start()")
         server.run()
-
-    def _startup_wait(self) -> float:
-        return DEFAULT_STARTUP_TIMEOUT
 
     def stop(self) -> None:
         """Stop serving: listeners close and open connections drop at once.

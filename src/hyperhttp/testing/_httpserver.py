@@ -134,9 +134,6 @@ class HTTPServer(HTTPServerBase):
         self.startup_timeout = startup_timeout
         self._readiness_check_pending = False
 
-    def _startup_wait(self) -> float:
-        return self.startup_timeout if self.startup_timeout is not None else super()._startup_wait()
-
     def start(self) -> None:
         """Start serving; with ``startup_timeout`` also check the port accepts connections."""
         super().start()

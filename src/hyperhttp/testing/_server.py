@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import queue
 import socket
 import ssl
 import threading
@@ -72,12 +73,11 @@ class ServerThread:
         self._on_rejection = on_rejection
         self._connections: set[H1Connection] = set()
         self._attaching: set[asyncio.Task[None]] = set()
-        self._ready = threading.Event()
-        self._startup_error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=thread_target or self.run, name="hyperhttp-testing", daemon=True
-        )
-        self._stop_future: asyncio.Future[None] | None = None
+        self._target = thread_target or self.run
+        self._started = False
+        self._finished = threading.Event()
+        # created now, so that a stop() issued before the thread runs is never lost
+        self._stop_future: asyncio.Future[None] = self.loop.create_future()
 
     # called on the loop by connections
     def register(self, conn: H1Connection) -> bool:
@@ -105,15 +105,22 @@ class ServerThread:
         return H1Connection(self)
 
     # lifecycle
-    def start(self, timeout: float) -> None:
-        """Start the thread and wait until every socket is being served."""
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            self.stop()
-            raise TimeoutError(f"server did not start within {timeout} s")
-        if self._startup_error is not None:
-            self._thread.join(timeout)
-            raise self._startup_error
+    def start(self) -> None:
+        """Hand the server to a loop thread and return at once.
+
+        The sockets are already listening, so clients can connect right away: the kernel
+        queues their connections until the loop accepts them. Loop threads are reused
+        (``_LoopThreads``): creating and scheduling a fresh thread costs milliseconds on an
+        idle virtual machine, handing work to a parked one does not block the caller at all.
+        """
+        self._started = True
+        _LOOP_THREADS.run(self._run_target)
+
+    def _run_target(self) -> None:
+        try:
+            self._target()
+        finally:
+            self._finished.set()
 
     def run(self) -> None:
         """The body of the server thread: run the event loop until stop()."""
@@ -126,15 +133,12 @@ class ServerThread:
             self.loop.close()
 
     async def _main(self) -> None:
-        self._stop_future = self.loop.create_future()
         try:
             for sock in self.sockets:
                 self.loop.add_reader(sock.fileno(), self._on_acceptable, sock)
-        except BaseException as exc:
-            self._startup_error = exc
-            self._ready.set()
+        except Exception as exc:  # cannot happen with the sockets start() bound; be loud
+            self.record_internal_error(exc)
             return
-        self._ready.set()
         await self._stop_future
         self.stopping = True
         for sock in self.sockets:
@@ -198,15 +202,51 @@ class ServerThread:
 
     def stop(self) -> None:
         """Stop serving: close listeners, drop connections, don't wait for running handlers."""
-        if self._thread.is_alive():
+        if self._started and not self._finished.is_set():
             with contextlib.suppress(RuntimeError):
                 self.loop.call_soon_threadsafe(self._request_stop)
-            self._thread.join(5.0)
+            self._finished.wait(5.0)
         self.workers.shutdown()
         for sock in self.sockets:
             with contextlib.suppress(OSError):
                 sock.close()
 
     def _request_stop(self) -> None:
-        if self._stop_future is not None and not self._stop_future.done():
+        if not self._stop_future.done():
             self._stop_future.set_result(None)
+
+
+class _LoopThreads:
+    """Parked daemon threads that run server loops; a stopped server's thread is reused."""
+
+    _IDLE_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+
+    def run(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            self._jobs.put(job)
+            if self._idle > 0:
+                self._idle -= 1  # a parked thread takes it
+                return
+        threading.Thread(target=self._park, name="hyperhttp-testing", daemon=True).start()
+
+    def _park(self) -> None:
+        while True:
+            try:
+                job = self._jobs.get(timeout=self._IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if not self._jobs.empty():
+                        continue
+                    self._idle -= 1
+                return
+            job()
+            with self._lock:
+                self._idle += 1
+
+
+_LOOP_THREADS = _LoopThreads()
