@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -121,8 +122,8 @@ def run_wrk(wrk: str, port: int, duration: float, connections: int) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def measure(kind: str, python: str, args: argparse.Namespace, wrk: str | None) -> dict[str, float]:
-    child = subprocess.Popen(
+def launch(kind: str, python: str, args: argparse.Namespace) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [python, "-c", CHILD, kind, str(args.cycles), str(args.requests)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -130,15 +131,38 @@ def measure(kind: str, python: str, args: argparse.Namespace, wrk: str | None) -
         text=True,
         cwd=str(ROOT),
     )
-    assert child.stdout is not None and child.stdin is not None
+
+
+def measure_both(
+    upstream_python: str, args: argparse.Namespace, wrk: str | None
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Start/stop and http.client numbers from each child, then wrk rounds interleaved.
+
+    Alternating the wrk runs (ours, upstream, ours, ...) and taking medians keeps a change
+    in machine load during the run from favouring either server.
+    """
+    results: list[dict[str, float]] = []
+    children: list[subprocess.Popen[str]] = []
     try:
-        result: dict[str, float] = json.loads(child.stdout.readline())
+        for kind, python in (("ours", sys.executable), ("upstream", upstream_python)):
+            child = launch(kind, python, args)
+            children.append(child)
+            assert child.stdout is not None
+            results.append(json.loads(child.stdout.readline()))  # sequential: no overlap
         if wrk is not None:
-            result["wrk_rps"] = run_wrk(wrk, int(result["port"]), args.duration, args.connections)
+            rounds: list[list[float]] = [[], []]
+            for _ in range(args.rounds):
+                for index, result in enumerate(results):
+                    port = int(result["port"])
+                    rounds[index].append(run_wrk(wrk, port, args.duration, args.connections))
+            for index, result in enumerate(results):
+                result["wrk_rps"] = statistics.median(rounds[index])
     finally:
-        child.stdin.close()
-        child.wait(timeout=30)
-    return result
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.close()
+            child.wait(timeout=30)
+    return results[0], results[1]
 
 
 def render(ours: dict[str, float], upstream: dict[str, float], args: argparse.Namespace) -> str:
@@ -151,7 +175,8 @@ def render(ours: dict[str, float], upstream: dict[str, float], args: argparse.Na
         ("keep-alive http.client loop, 1 connection", "httpclient_rps", "req/s", True),
     ]
     if "wrk_rps" in ours:
-        rows.append((f"wrk, {args.connections} connections", "wrk_rps", "req/s", True))
+        label = f"wrk, {args.connections} connections (median of {args.rounds} interleaved runs)"
+        rows.append((label, "wrk_rps", "req/s", True))
     lines = [
         START,
         "## Test server",
@@ -195,7 +220,8 @@ def write_doc(section: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds per wrk run")
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="wrk runs per server")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--cycles", type=int, default=20, help="start/stop cycles")
     parser.add_argument("--requests", type=int, default=2000, help="http.client loop length")
@@ -206,8 +232,7 @@ def main() -> None:
     wrk = ensure_wrk()
     if wrk is None:
         print("wrk not available: only the http.client loop is measured", file=sys.stderr)
-    ours = measure("ours", sys.executable, args, wrk)
-    upstream = measure("upstream", upstream_python, args, wrk)
+    ours, upstream = measure_both(upstream_python, args, wrk)
     section = render(ours, upstream, args)
     print(section)
     if not args.no_write:
