@@ -1,0 +1,5 @@
+"""``pytest_httpserver.bake``: the baked-defaults proxy."""
+
+from hyperhttp.testing import BakedHTTPServer
+
+__all__ = ["BakedHTTPServer"]
