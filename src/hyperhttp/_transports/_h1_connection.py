@@ -66,6 +66,9 @@ SMALL_BODY: Final = 64 * 1024
 class HTTP11Connection(asyncio.Protocol):
     """An HTTP/1.1 connection owned by a :class:`ConnectionPool`."""
 
+    # One request at a time (the pool hands it out exclusively).
+    multiplexed: Final = False
+
     def __init__(self, pool: ConnectionPool, origin: Origin) -> None:
         self.origin = origin
         self._pool = pool
