@@ -75,6 +75,7 @@ class H2Peer:
         self.events: list[h2.events.Event] = []
         self.closed = asyncio.Event()
         self.received_bytes = 0
+        self.window_changed = asyncio.Event()
         self._reader_task: asyncio.Task[None] | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -107,6 +108,8 @@ class H2Peer:
 
     def _file(self, event: h2.events.Event) -> None:
         self.events.append(event)
+        if isinstance(event, (h2.events.WindowUpdated, h2.events.RemoteSettingsChanged)):
+            self.window_changed.set()
         if isinstance(event, h2.events.RequestReceived):
             assert event.stream_id is not None
             request = PeerRequest(event.stream_id, list(event.headers or []))
@@ -170,6 +173,22 @@ class H2Peer:
             last = start + size >= len(body)
             self.conn.send_data(stream_id, piece, end_stream=end and last)
         self.flush()
+
+    async def send_all(self, stream_id: int, body: bytes, end: bool = True) -> None:
+        """Send ``body`` as the client's windows allow, waiting for WINDOW_UPDATE."""
+        view = memoryview(body)
+        while view:
+            window = min(
+                self.conn.local_flow_control_window(stream_id), self.conn.max_outbound_frame_size
+            )
+            if window <= 0:
+                self.window_changed.clear()
+                await self.window_changed.wait()
+                continue
+            piece, view = view[:window], view[window:]
+            self.conn.send_data(stream_id, bytes(piece), end_stream=end and not view)
+            self.flush()
+            await self.writer.drain()
 
     def goaway_raw(self, last_stream_id: int, error_code: int = 0) -> None:
         """GOAWAY without telling the local h2 state (so it can still answer older streams)."""
