@@ -76,14 +76,27 @@ class H2Peer:
         self.closed = asyncio.Event()
         self.received_bytes = 0
         self.window_changed = asyncio.Event()
+        self.hold = False  # while True, nothing is written (see start's settings_delay)
         self._reader_task: asyncio.Task[None] | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, settings_delay: float = 0.0) -> None:
         self.conn.initiate_connection()
-        self.flush()
-        self._reader_task = asyncio.get_running_loop().create_task(self._read_loop())
+        loop = asyncio.get_running_loop()
+        if settings_delay:
+            # Our SETTINGS (and everything after them) go out late: the client meanwhile
+            # knows nothing of our limits.
+            self.hold = True
+
+            def release() -> None:
+                self.hold = False
+                self.flush()
+
+            loop.call_later(settings_delay, release)
+        else:
+            self.flush()
+        self._reader_task = loop.create_task(self._read_loop())
 
     async def _read_loop(self) -> None:
         try:
@@ -132,6 +145,8 @@ class H2Peer:
                 request_.ended.set()
 
     def flush(self) -> None:
+        if self.hold:
+            return
         data = self.conn.data_to_send()
         if data and not self.writer.is_closing():
             self.writer.write(data)
@@ -225,7 +240,9 @@ class H2PeerServer:
         script: PeerScript,
         settings: dict[int, int] | None = None,
         auto_credit: bool = True,
+        settings_delay: float = 0.0,
     ) -> None:
+        self.settings_delay = settings_delay
         self.script = script
         self.settings = settings
         self.auto_credit = auto_credit
@@ -251,7 +268,7 @@ class H2PeerServer:
         assert task is not None
         self._tasks.add(task)
         try:
-            peer.start()
+            peer.start(self.settings_delay)
             await self.script(peer)
         except asyncio.CancelledError:
             pass

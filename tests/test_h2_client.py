@@ -36,9 +36,12 @@ async def h2peer() -> AsyncIterator[PeerFactory]:
     servers: list[H2PeerServer] = []
 
     async def start(
-        script: PeerScript, settings: dict[int, int] | None = None, auto_credit: bool = True
+        script: PeerScript,
+        settings: dict[int, int] | None = None,
+        auto_credit: bool = True,
+        settings_delay: float = 0.0,
     ) -> H2PeerServer:
-        server = await H2PeerServer(script, settings, auto_credit).start()
+        server = await H2PeerServer(script, settings, auto_credit, settings_delay).start()
         servers.append(server)
         return server
 
@@ -104,7 +107,12 @@ async def test_concurrent_requests_share_one_connection(h2peer: PeerFactory) -> 
 # -- H2-04: MAX_CONCURRENT_STREAMS ------------------------------------------------------------
 
 
-async def test_never_more_streams_than_the_server_allows(h2peer: PeerFactory) -> None:
+@pytest.mark.parametrize("settings_delay", [0.0, 0.3], ids=["prompt", "late-settings"])
+async def test_never_more_streams_than_the_server_allows(
+    h2peer: PeerFactory, settings_delay: float
+) -> None:
+    # With late SETTINGS, concurrent first requests must wait for them rather than assume
+    # 100 streams (hypercorn enforces its limit from the start).
     in_flight = 0
     peak = 0
 
@@ -124,7 +132,9 @@ async def test_never_more_streams_than_the_server_allows(h2peer: PeerFactory) ->
             peak = max(peak, in_flight)
             tasks.append(asyncio.ensure_future(answer(request.stream_id)))
 
-    server = await h2peer(script, settings={SC.MAX_CONCURRENT_STREAMS: 3})
+    server = await h2peer(
+        script, settings={SC.MAX_CONCURRENT_STREAMS: 3}, settings_delay=settings_delay
+    )
     async with client(limits=Limits(max_connections=1)) as c:
         responses = await asyncio.gather(*(c.get(server.url) for _ in range(20)))
     assert all(r.status_code == 200 for r in responses)
