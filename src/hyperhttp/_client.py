@@ -27,7 +27,7 @@ from ._ratelimit import RateLimit, RateLimiter
 from ._redirects import REDIRECT_STATUSES, USER_COOKIE, build_redirect_request
 from ._transports._tls import CertTypes, VerifyTypes
 from ._transports.base import AsyncTransport
-from ._transports.network import DEFAULT_HAPPY_EYEBALLS_DELAY, HTTPTransport
+from ._transports.network import DEFAULT_HAPPY_EYEBALLS_DELAY, HTTP2Option, HTTPTransport
 from ._urls import URL, QueryParamTypes
 from ._version import __version__
 from .errors._runner import send_with_resilience
@@ -83,7 +83,7 @@ class Client:
         max_connections: int | None = None,
         max_keepalive_connections: int | None = None,
         keepalive_expiry: float | None = None,
-        http2: bool = True,
+        http2: HTTP2Option = True,
         verify: VerifyTypes = True,
         cert: CertTypes | None = None,
         ssl_context: ssl.SSLContext | None = None,
@@ -170,6 +170,7 @@ class Client:
             limits=limits,
             happy_eyeballs_delay=happy_eyeballs_delay,
             default_timeout=self.timeout,
+            http2=http2,
         )
         self._closed = False
 

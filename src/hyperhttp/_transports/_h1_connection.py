@@ -75,6 +75,9 @@ T = TypeVar("T")
 class HTTP11Connection(asyncio.Protocol):
     """An HTTP/1.1 connection owned by a :class:`ConnectionPool`."""
 
+    # One request at a time (the pool hands it out exclusively).
+    multiplexed: Final = False
+
     def __init__(self, pool: ConnectionPool, origin: Origin) -> None:
         self.origin = origin
         self._pool = pool

@@ -1,4 +1,9 @@
-"""The network transport: TCP (+TLS) connections from a pool, HTTP/1.1 on each.
+"""The network transport: TCP (+TLS) connections from a pool, HTTP/1.1 or HTTP/2 on each.
+
+HTTP/2 is negotiated with ALPN on TLS (``h2`` offered before ``http/1.1``; a server that
+picks HTTP/1.1, or none, gets HTTP/1.1), or spoken in cleartext by prior knowledge when the
+transport is built with ``http2="prior-knowledge"``. The protocol object is chosen in
+``connection_made``, when the handshake is done and ALPN known, before any byte is read.
 
 Errors below this layer are mapped here and only here: ``socket.gaierror`` becomes
 ``DNSError``, ``ssl.SSLError`` and certificate errors ``TLSError``, other ``OSError``s
@@ -12,7 +17,7 @@ import asyncio
 import inspect
 import os
 import ssl
-from typing import Final
+from typing import Final, Literal
 
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Limits, Timeout
 from .._exceptions import (
@@ -25,24 +30,43 @@ from .._exceptions import (
 from .._models import Request, Response
 from ._errors import map_connect_error
 from ._h1_connection import HTTP11Connection, wait_with_timeout
+from ._h2_connection import HTTP2Connection, StreamRetryable
 from ._pool import ConnectionPool, Origin
 from ._tls import CertTypes, VerifyTypes, create_ssl_context
 from .base import AsyncTransport
 
-__all__ = ["DEFAULT_HAPPY_EYEBALLS_DELAY", "IDEMPOTENT_METHODS", "HTTPTransport"]
+__all__ = [
+    "DEFAULT_HAPPY_EYEBALLS_DELAY",
+    "IDEMPOTENT_METHODS",
+    "MAX_H2_ATTEMPTS",
+    "HTTP2Option",
+    "HTTPTransport",
+]
 
 # RFC 8305 recommends 250 ms between connection attempts to successive addresses.
 DEFAULT_HAPPY_EYEBALLS_DELAY: Final = 0.25
 # RFC 9110 §9.2.2: requests that may be automatically retried on a fresh connection.
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+# Sends of one request when HTTP/2 servers say it was not processed (GOAWAY above its stream,
+# REFUSED_STREAM): a server draining connections one after another is not retried forever.
+MAX_H2_ATTEMPTS: Final = 4
+
+HTTP2Option = bool | Literal["prior-knowledge"]
+Connection = HTTP11Connection | HTTP2Connection
 
 
 class HTTPTransport(AsyncTransport):
-    """HTTP/1.1 over TCP and TLS, with a connection pool.
+    """HTTP/1.1 and HTTP/2 over TCP and TLS, with a connection pool.
+
+    ``http2=True`` offers HTTP/2 by ALPN on https; ``"prior-knowledge"`` also speaks it in
+    cleartext to http origins (h2c, no upgrade dance); ``False`` is HTTP/1.1 only.
 
     A reused keep-alive connection that turns out to have been closed by the server before
     any response byte arrived is retried once on a new connection, for idempotent requests
     with a replayable body only: a request the server may have processed is never resent.
+    A request an HTTP/2 server reports as unprocessed (GOAWAY above its stream id, or
+    REFUSED_STREAM) is resent on another connection whatever its method, if its body can be
+    replayed (RFC 9113 §8.7).
     """
 
     def __init__(
@@ -55,27 +79,41 @@ class HTTPTransport(AsyncTransport):
         limits: Limits = DEFAULT_LIMITS,
         happy_eyeballs_delay: float | None = DEFAULT_HAPPY_EYEBALLS_DELAY,
         default_timeout: Timeout = DEFAULT_TIMEOUT,
+        http2: HTTP2Option = True,
     ) -> None:
+        if http2 not in (True, False, "prior-knowledge"):
+            raise ValueError('http2 must be True, False or "prior-knowledge"')
+        self._http2 = http2 is not False
+        self._h2c = http2 == "prior-knowledge"
+        self._alpn: tuple[str, ...] = ("h2", "http/1.1") if self._http2 else ("http/1.1",)
         self._verify = verify
         self._cert = cert
         self._trust_env = trust_env
         self._ssl_context = ssl_context
         self._happy_eyeballs_delay = happy_eyeballs_delay
         self._default_timeout = default_timeout
-        self._pool = ConnectionPool(limits, self._connect)
+        self._pool = ConnectionPool(limits, self._connect, self._may_share if self._http2 else None)
         if ssl_context is None and (cert is not None or isinstance(verify, (str, os.PathLike))):
             # Files named in the configuration are read now, so a missing or invalid
             # certificate, key or CA bundle (or a wrong key password) is a TLSError from the
             # constructor, not from the first https request (checklist TLS-06).
-            self._ssl_context = create_ssl_context(verify, cert, trust_env=trust_env)
+            self._ssl_context = create_ssl_context(
+                verify, cert, trust_env=trust_env, alpn_protocols=self._alpn
+            )
 
     @property
     def ssl_context(self) -> ssl.SSLContext:
         """The TLS context for https origins (built on first use)."""
         if self._ssl_context is None:
             verify: VerifyTypes = self._verify
-            self._ssl_context = create_ssl_context(verify, self._cert, trust_env=self._trust_env)
+            self._ssl_context = create_ssl_context(
+                verify, self._cert, trust_env=self._trust_env, alpn_protocols=self._alpn
+            )
         return self._ssl_context
+
+    def _may_share(self, origin: Origin) -> bool:
+        """Whether connections to ``origin`` may turn out to be HTTP/2 (and so shared)."""
+        return origin[0] == "https" or self._h2c
 
     async def handle_async_request(self, request: Request) -> Response:
         """Send ``request`` on a pooled connection; the body is left to be read."""
@@ -89,7 +127,9 @@ class HTTPTransport(AsyncTransport):
                 f"unsupported URL scheme {scheme!r} (only http and https)", request=request
             )
         origin = url.origin
-        for attempt in (1, 2):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 conn, reused = await self._pool.acquire(origin, timeout)
             except HyperHTTPError as exc:
@@ -97,20 +137,31 @@ class HTTPTransport(AsyncTransport):
                 raise
             try:
                 return await conn.handle_request(request, timeout)
+            except StreamRetryable as exc:
+                if attempt < MAX_H2_ATTEMPTS and _replayable(request):
+                    continue
+                exc.request = request
+                raise
             except (RemoteProtocolError, ReadError, WriteError) as exc:
                 if attempt == 1 and _safe_to_retry(request, reused, conn):
                     continue
                 exc.request = request
                 raise
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _connect(
-        self, pool: ConnectionPool, origin: Origin, timeout: Timeout
-    ) -> HTTP11Connection:
+    async def _connect(self, pool: ConnectionPool, origin: Origin, timeout: Timeout) -> Connection:
         scheme, host, port = origin
         loop = asyncio.get_running_loop()
-        conn = HTTP11Connection(pool, origin)
         ssl_context = self.ssl_context if scheme == "https" else None
+        selector = _ProtocolSelector(pool, origin, self._http2 and ssl_context is not None)
+        if ssl_context is None:
+            selector.conn = (
+                HTTP2Connection(pool, origin) if self._h2c else HTTP11Connection(pool, origin)
+            )
+        # The pool owns the slot until the connection is handed back to it: a connection
+        # lost while being set up (or a cancelled connect) must not release it a second time.
+        if selector.conn is not None:
+            selector.conn.slot_released = True
+        factory = selector.protocol
         # Always the real host: the ssl module checks an IP literal against the certificate's
         # IP SANs and, by itself, sends no SNI for it (RFC 6066 §3). An empty server_hostname
         # would turn the name check off altogether.
@@ -118,7 +169,7 @@ class HTTPTransport(AsyncTransport):
         try:
             if self._happy_eyeballs_delay is not None and _supports_happy_eyeballs(loop):
                 connect = loop.create_connection(
-                    lambda: conn,
+                    factory,
                     host,
                     port,
                     ssl=ssl_context,
@@ -127,18 +178,21 @@ class HTTPTransport(AsyncTransport):
                 )
             else:
                 connect = loop.create_connection(
-                    lambda: conn, host, port, ssl=ssl_context, server_hostname=server_hostname
+                    factory, host, port, ssl=ssl_context, server_hostname=server_hostname
                 )
             if timeout.connect is None:
                 await connect
             else:
                 await wait_with_timeout(connect, timeout.connect)
         except BaseException as exc:
-            conn.slot_released = True  # the pool gives the slot back itself
-            conn.close()
+            if selector.conn is not None:
+                selector.conn.close()  # the pool gives the slot back itself
             if isinstance(exc, asyncio.CancelledError):
                 raise
             raise map_connect_error(exc, f"{host}:{port}", timeout.connect) from None
+        conn = selector.conn
+        assert conn is not None
+        conn.slot_released = False
         return conn
 
     async def aclose(self) -> None:
@@ -150,7 +204,44 @@ class HTTPTransport(AsyncTransport):
         return self._pool.stats()
 
 
-def _safe_to_retry(request: Request, reused: bool, conn: HTTP11Connection) -> bool:
+class _ProtocolSelector(asyncio.Protocol):
+    """Picks the connection class once TLS is up and ALPN known, then steps aside.
+
+    asyncio calls ``connection_made`` after the handshake; the selector hands the transport
+    to the chosen connection with ``set_protocol`` before any application byte is read.
+    """
+
+    def __init__(self, pool: ConnectionPool, origin: Origin, offer_h2: bool) -> None:
+        self._pool = pool
+        self._origin = origin
+        self._offer_h2 = offer_h2
+        self.conn: Connection | None = None
+
+    def protocol(self) -> asyncio.BaseProtocol:
+        return self.conn if self.conn is not None else self
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        selected = None
+        if self._offer_h2:
+            ssl_object = transport.get_extra_info("ssl_object")
+            if ssl_object is not None:
+                selected = ssl_object.selected_alpn_protocol()
+        conn: Connection
+        if selected == "h2":
+            conn = HTTP2Connection(self._pool, self._origin)
+        else:
+            conn = HTTP11Connection(self._pool, self._origin)
+        conn.slot_released = True  # until _connect hands it to the pool
+        self.conn = conn
+        transport.set_protocol(conn)
+        conn.connection_made(transport)
+
+
+def _replayable(request: Request) -> bool:
+    return request.stream is None or request.stream.replayable
+
+
+def _safe_to_retry(request: Request, reused: bool, conn: Connection) -> bool:
     if not reused or conn.received_response_bytes:
         return False
     if request.method not in IDEMPOTENT_METHODS:

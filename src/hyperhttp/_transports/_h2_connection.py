@@ -1,0 +1,810 @@
+"""One HTTP/2 connection: an ``asyncio.Protocol`` carrying many concurrent streams.
+
+Theory of operation
+-------------------
+The pool hands the connection to a request after *reserving* a stream for it (at most the
+peer's MAX_CONCURRENT_STREAMS, assumed :data:`INITIAL_MAX_STREAMS` until its SETTINGS
+arrive). ``handle_request`` opens the stream, sends the body within the peer's flow-control
+windows (waiting for WINDOW_UPDATE under the write timeout), then waits for the response
+head. ``data_received`` feeds the sans-I/O layer and files its events per stream: the head
+wakes that stream's request, DATA goes to that stream's buffer, the end marks it done.
+
+Flow control on receive: the connection window is credited as data arrives, a stream's
+window as long as that stream holds less than :data:`STREAM_BUFFER_HIGH` unread bytes. A
+stream nobody reads therefore stops only itself (the server runs out of *its* window); the
+others keep going. Credit withheld is returned when the reader catches up.
+
+A stream's reservation is returned to the pool as soon as the stream is closed on the wire
+(both sides ended, or reset), even if its buffered body is still unread. Cancelling a
+request, closing its response early or a read timeout on it resets that stream only
+(RST_STREAM CANCEL); the connection stays usable.
+
+GOAWAY: no new stream is opened; streams above its ``last_stream_id`` fail with
+:class:`StreamRetryable` (the server did not process them, RFC 9113 §8.7) and the transport
+retries them on another connection; streams at or below it finish normally. RST_STREAM
+with REFUSED_STREAM is retryable too; any other reset fails that request alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Final, cast
+
+from .._config import Timeout
+from .._exceptions import (
+    HyperHTTPError,
+    LocalProtocolError,
+    ReadError,
+    ReadTimeout,
+    RemoteProtocolError,
+    ResponseTooLarge,
+    WriteError,
+    WriteTimeout,
+)
+from .._headers import Headers
+from .._models import Request, Response, ResponseStream
+from .._protocol import h2_client as h2p
+from .._status import reason_phrase_for
+
+if TYPE_CHECKING:
+    from ._pool import ConnectionPool, Origin
+
+__all__ = [
+    "INITIAL_MAX_STREAMS",
+    "MAX_STREAMS_CEILING",
+    "STREAM_BUFFER_HIGH",
+    "HTTP2Connection",
+    "StreamRetryable",
+]
+
+# Streams we open before the server's first SETTINGS tell us its limit (RFC 9113 §5.1.2
+# recommends servers allow at least 100; hypercorn enforces its limit from the start).
+INITIAL_MAX_STREAMS: Final = 100
+# Never more concurrent streams than this on one connection, whatever the server allows.
+MAX_STREAMS_CEILING: Final = 1000
+# A stream holding this many unread body bytes gets no more receive credit until its reader
+# catches up: what one stream buffers is at most this plus its window (h2p.STREAM_WINDOW).
+STREAM_BUFFER_HIGH: Final = 1024 * 1024
+# Return a stream's window once half of it is used up; the connection's once a quarter is.
+_STREAM_CREDIT_AT: Final = h2p.STREAM_WINDOW // 2
+_CONN_CREDIT_AT: Final = h2p.CONNECTION_WINDOW // 4
+# Connection-specific fields HTTP/2 forbids (RFC 9113 §8.2.2); Host becomes :authority.
+_DROPPED_FIELDS: Final = frozenset(
+    {b"host", b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
+)
+_ERROR_NAMES: Final = {
+    0x0: "NO_ERROR",
+    0x1: "PROTOCOL_ERROR",
+    0x2: "INTERNAL_ERROR",
+    0x3: "FLOW_CONTROL_ERROR",
+    0x4: "SETTINGS_TIMEOUT",
+    0x5: "STREAM_CLOSED",
+    0x6: "FRAME_SIZE_ERROR",
+    0x7: "REFUSED_STREAM",
+    0x8: "CANCEL",
+    0x9: "COMPRESSION_ERROR",
+    0xA: "CONNECT_ERROR",
+    0xB: "ENHANCE_YOUR_CALM",
+    0xC: "INADEQUATE_SECURITY",
+    0xD: "HTTP_1_1_REQUIRED",
+}
+
+
+class StreamRetryable(RemoteProtocolError):
+    """The server did not process this stream (GOAWAY above it, or REFUSED_STREAM): the
+    request may be sent again on another connection, whatever its method."""
+
+
+class _StopSending(Exception):
+    """The server finished the response before the request body was sent whole."""
+
+
+def _error_name(code: int) -> str:
+    return _ERROR_NAMES.get(code, f"0x{code:x}")
+
+
+class _Stream:
+    __slots__ = (
+        "body_waiter",
+        "buffered",
+        "chunks",
+        "done",
+        "error",
+        "head",
+        "head_waiter",
+        "last_read",
+        "released",
+        "sent_all",
+        "stream_id",
+        "timer",
+        "trailers",
+        "unacked",
+        "window_waiter",
+    )
+
+    def __init__(self, now: float) -> None:
+        self.stream_id = 0
+        self.head: h2p.ResponseHeaders | None = None
+        self.head_waiter: asyncio.Future[None] | None = None
+        self.body_waiter: asyncio.Future[None] | None = None
+        self.window_waiter: asyncio.Future[None] | None = None
+        self.chunks: list[bytes] = []
+        self.buffered = 0
+        self.unacked = 0
+        self.done = False
+        self.sent_all = False
+        self.released = False
+        self.trailers: list[tuple[bytes, bytes]] = []
+        self.error: HyperHTTPError | None = None
+        self.last_read = now
+        self.timer: asyncio.TimerHandle | None = None
+
+    def wake(self) -> None:
+        for waiter in (self.head_waiter, self.body_waiter, self.window_waiter):
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+
+class HTTP2Connection(asyncio.Protocol):
+    """An HTTP/2 connection owned by a :class:`ConnectionPool`, shared by many requests."""
+
+    multiplexed: Final = True
+    # The stale-connection retry of HTTP/1.1 does not apply: h2 says which streams are safe.
+    received_response_bytes: Final = True
+
+    def __init__(self, pool: ConnectionPool, origin: Origin) -> None:
+        self.origin = origin
+        self._pool = pool
+        self._loop = asyncio.get_running_loop()
+        self._transport: asyncio.Transport | None = None
+        self._proto = h2p.H2ClientProtocol()
+        self.is_closed = False
+        self.slot_released = False
+        self.idle_since = self._loop.time()
+        self.requests_started = 0
+        # streams: reserved by the pool (counted here), open on the wire (in _streams)
+        self.reserved = 0
+        self.max_streams = INITIAL_MAX_STREAMS
+        self._streams: dict[int, _Stream] = {}
+        self.goaway_last_stream_id: int | None = None
+        self.settings_received = False
+        self._settings_future: asyncio.Future[None] | None = None
+        # The pool's first-connection gate, opened when the server's SETTINGS arrive.
+        self.gate: asyncio.Future[None] | None = None
+        self._error: HyperHTTPError | None = None
+        self._conn_unacked = 0
+        self._write_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        self._transport.write(self._proto.initiate())
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            events = self._proto.receive(data)
+        except RemoteProtocolError as exc:
+            self._flush()  # h2's GOAWAY
+            self._fail(exc)
+            return
+        now = self._loop.time()
+        streams = self._streams
+        for event in events:
+            kind = type(event)
+            if kind is h2p.DataReceived:
+                assert isinstance(event, h2p.DataReceived)
+                self._conn_unacked += event.flow_length
+                stream = streams.get(event.stream_id)
+                if stream is None:
+                    continue
+                stream.last_read = now
+                if event.data:
+                    stream.chunks.append(event.data)
+                    stream.buffered += len(event.data)
+                stream.unacked += event.flow_length
+                if (
+                    stream.unacked >= _STREAM_CREDIT_AT
+                    and stream.buffered <= STREAM_BUFFER_HIGH
+                    and not event.end_stream
+                ):
+                    self._proto.credit(stream.stream_id, stream.unacked)
+                    stream.unacked = 0
+                waiter = stream.body_waiter
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+            elif kind is h2p.ResponseHeaders:
+                assert isinstance(event, h2p.ResponseHeaders)
+                stream = streams.get(event.stream_id)
+                if stream is not None:
+                    stream.last_read = now
+                    stream.head = event
+                    waiter = stream.head_waiter
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(None)
+            elif kind is h2p.StreamEnded:
+                stream = streams.get(event.stream_id)  # type: ignore[union-attr]
+                if stream is not None:
+                    stream.done = True
+                    stream.wake()
+                    if stream.sent_all:
+                        self._release_stream(stream)
+            elif kind is h2p.TrailersReceived:
+                assert isinstance(event, h2p.TrailersReceived)
+                stream = streams.get(event.stream_id)
+                if stream is not None:
+                    stream.trailers = event.headers
+            elif kind is h2p.WindowOpened:
+                assert isinstance(event, h2p.WindowOpened)
+                if event.stream_id == 0:
+                    for stream in streams.values():
+                        _wake_window(stream)
+                else:
+                    stream = streams.get(event.stream_id)
+                    if stream is not None:
+                        _wake_window(stream)
+            elif kind is h2p.StreamReset:
+                assert isinstance(event, h2p.StreamReset)
+                self._on_reset(event)
+            elif kind is h2p.SettingsChanged:
+                assert isinstance(event, h2p.SettingsChanged)
+                self._on_settings(event)
+            elif kind is h2p.GoAway:
+                assert isinstance(event, h2p.GoAway)
+                self._on_goaway(event)
+        if self._conn_unacked >= _CONN_CREDIT_AT:
+            self._proto.credit(0, self._conn_unacked)
+            self._conn_unacked = 0
+        self._flush()
+        if self.goaway_last_stream_id is not None and not self._streams:
+            self._close()
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._settings_future is not None:
+            _settle(self._settings_future)  # nobody waits for SETTINGS that will never come
+        self.is_closed = True
+        self._transport = None
+        if self._error is None:
+            if exc is None:
+                self._error = RemoteProtocolError("the server closed the HTTP/2 connection")
+            else:
+                self._error = ReadError(
+                    f"HTTP/2 connection lost: {type(exc).__name__}: {exc}".rstrip(": ")
+                )
+        for stream in list(self._streams.values()):
+            if not stream.done and stream.error is None:
+                stream.error = self._error
+            stream.wake()
+            self._release_stream(stream, notify=False)
+        for waiter in self._drain_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._pool.discard(self)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        waiters = self._drain_waiters
+        self._drain_waiters = []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- used by the pool ---------------------------------------------------------------------
+
+    def has_capacity(self) -> bool:
+        """True if a new stream may be opened now."""
+        return (
+            self.reserved < self.max_streams
+            and self.goaway_last_stream_id is None
+            and self._error is None
+            and not self.is_closed
+            and self._transport is not None
+            and not self._transport.is_closing()
+        )
+
+    def is_reusable_idle(self, now: float, expiry: float | None) -> bool:
+        """True if this connection (with no stream open) can carry a new request."""
+        if not self.has_capacity():
+            return False
+        return expiry is None or now - self.idle_since < expiry
+
+    def close(self) -> None:
+        """Send GOAWAY and close the socket (the pool is told through ``connection_lost``)."""
+        self._close()
+
+    def _close(self) -> None:
+        self.is_closed = True
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            self._proto.close()
+            self._flush()
+            transport.close()
+
+    # -- sending ------------------------------------------------------------------------------
+
+    async def handle_request(self, request: Request, timeout: Timeout) -> Response:
+        """Send ``request`` on a new stream; return the response with its body unread.
+
+        The pool reserved the stream before handing the connection over.
+        """
+        stream = _Stream(self._loop.time())
+        self.requests_started += 1
+        try:
+            await self._send(stream, request, timeout)
+            if stream.head is None:
+                await self._wait(stream, self._new_waiter(stream, "head"), timeout.read)
+            head = stream.head
+            assert head is not None
+        except BaseException as exc:
+            self._abort_stream(stream)
+            if isinstance(exc, HyperHTTPError):
+                exc.request = request
+            raise
+        body = H2ResponseStream(self, stream, timeout.read, request)
+        response = Response(
+            head.status,
+            headers=Headers.from_raw(head.headers),
+            stream=body,
+            request=request,
+            http_version="HTTP/2",
+            reason_phrase=reason_phrase_for(head.status),
+        )
+        body.trailers = response.trailers
+        return response
+
+    async def _send(self, stream: _Stream, request: Request, timeout: Timeout) -> None:
+        if self._error is not None:
+            raise self._error
+        if self.goaway_last_stream_id is not None:
+            raise StreamRetryable("the server is closing this HTTP/2 connection (GOAWAY)")
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            raise WriteError("the connection was closed before the request could be sent")
+        if self._proto.open_outbound_streams >= self.max_streams:
+            raise StreamRetryable("the server lowered its concurrent stream limit")
+        body = request.stream
+        in_memory = b"" if body is None else body.read_bytes()
+        end_stream = in_memory == b""
+        method = request.method.encode("ascii")
+        stream.stream_id = self._proto.send_headers(
+            _request_headers(request, method), end_stream, method
+        )
+        self._streams[stream.stream_id] = stream
+        if end_stream:
+            stream.sent_all = True
+            self._flush()
+        else:
+            self._flush()
+            try:
+                await self._send_body(stream, request, in_memory, timeout)
+            except _StopSending:
+                # The response is complete: the rest of the body is not wanted.
+                stream.sent_all = True
+                self._proto.reset_stream(stream.stream_id, h2p.CANCEL)
+                self._flush()
+                self._release_stream(stream)
+                return
+            stream.sent_all = True
+            if stream.done:
+                self._release_stream(stream)
+        if self._write_paused:
+            await self._drain(timeout.write)
+
+    async def _await_first_settings(self, write_timeout: float | None) -> None:
+        """Wait (at most ``write_timeout``) for the server's first SETTINGS.
+
+        RFC 9113 §6.9.2 lets a client send DATA under the default 64 KiB windows before the
+        server's SETTINGS arrive, and the windows then go negative until the server credits
+        them back; waiting instead sends the body under the server's real windows, at the
+        cost of at most one round trip on a new connection's first upload.
+        """
+        if self.settings_received or self.is_closed:
+            return
+        future = self._settings_future
+        if future is None or future.done():
+            future = self._settings_future = self._loop.create_future()
+        timer = None
+        if write_timeout is not None:
+            timer = self._loop.call_later(write_timeout, _settle, future)
+        try:
+            await asyncio.shield(future)
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    async def _send_body(
+        self, stream: _Stream, request: Request, in_memory: bytes | None, timeout: Timeout
+    ) -> None:
+        await self._await_first_settings(timeout.write)
+        header = request.headers.raw_value(b"content-length")
+        expected = int(header) if header is not None and header.isdigit() else None
+        if in_memory is not None:
+            await self._send_data(stream, in_memory, timeout)
+            sent = len(in_memory)
+        else:
+            assert request.stream is not None
+            sent = 0
+            async for chunk in request.stream:
+                if not chunk:
+                    continue
+                sent += len(chunk)
+                if expected is not None and sent > expected:
+                    raise LocalProtocolError(
+                        f"the request body is longer than its Content-Length ({expected})"
+                    )
+                await self._send_data(stream, chunk, timeout)
+        if expected is not None and sent != expected:
+            raise LocalProtocolError(
+                f"the request body is shorter ({sent} bytes) than its Content-Length ({expected})"
+            )
+        self._check_stream(stream)
+        self._proto.end_stream(stream.stream_id)
+        self._flush()
+
+    def _check_stream(self, stream: _Stream) -> None:
+        if stream.error is not None:
+            raise stream.error
+        if stream.done:
+            raise _StopSending
+        if self._error is not None:
+            raise self._error
+
+    async def _send_data(self, stream: _Stream, data: bytes, timeout: Timeout) -> None:
+        view = memoryview(data)
+        stream_id = stream.stream_id
+        proto = self._proto
+        while view:
+            self._check_stream(stream)
+            allowed = proto.send_window(stream_id)
+            if allowed <= 0:
+                await self._wait_for_window(stream, timeout.write)
+                continue
+            piece = view[:allowed]
+            view = view[allowed:]
+            proto.send_data(stream_id, bytes(piece), False)
+            self._flush()
+            if self._write_paused:
+                await self._drain(timeout.write)
+
+    async def _wait_for_window(self, stream: _Stream, write_timeout: float | None) -> None:
+        waiter = self._new_waiter(stream, "window")
+        try:
+            if write_timeout is None:
+                await waiter
+            else:
+                await asyncio.wait_for(asyncio.shield(waiter), write_timeout)
+        except asyncio.TimeoutError:
+            raise WriteTimeout(
+                f"the server gave no flow-control credit for the request body "
+                f"within {write_timeout} s"
+            ) from None
+        finally:
+            stream.window_waiter = None
+
+    async def _drain(self, write_timeout: float | None) -> None:
+        if not self._write_paused:
+            return
+        waiter = self._loop.create_future()
+        self._drain_waiters.append(waiter)
+        try:
+            if write_timeout is None:
+                await waiter
+            else:
+                await asyncio.wait_for(asyncio.shield(waiter), write_timeout)
+        except asyncio.TimeoutError:
+            raise WriteTimeout(
+                f"the server did not accept the request body within {write_timeout} s"
+            ) from None
+        if self._error is not None:
+            raise self._error
+
+    def _flush(self) -> None:
+        data = self._proto.data_to_send()
+        if data:
+            transport = self._transport
+            if transport is not None and not transport.is_closing():
+                transport.write(data)
+
+    # -- receiving ----------------------------------------------------------------------------
+
+    def _new_waiter(self, stream: _Stream, which: str) -> asyncio.Future[None]:
+        waiter = self._loop.create_future()
+        if which == "head":
+            stream.head_waiter = waiter
+        elif which == "body":
+            stream.body_waiter = waiter
+        else:
+            stream.window_waiter = waiter
+        return waiter
+
+    async def _wait(
+        self, stream: _Stream, waiter: asyncio.Future[None], read_timeout: float | None
+    ) -> None:
+        if stream.error is not None:
+            raise stream.error
+        if read_timeout is not None:
+            stream.timer = self._loop.call_at(
+                stream.last_read + read_timeout, self._on_read_timer, stream, waiter, read_timeout
+            )
+        try:
+            await waiter
+        finally:
+            if stream.timer is not None:
+                stream.timer.cancel()
+                stream.timer = None
+        if stream.error is not None:
+            raise stream.error
+
+    def _on_read_timer(
+        self, stream: _Stream, waiter: asyncio.Future[None], read_timeout: float
+    ) -> None:
+        stream.timer = None
+        if waiter.done():
+            return
+        due = stream.last_read + read_timeout
+        if self._loop.time() < due:
+            stream.timer = self._loop.call_at(
+                due, self._on_read_timer, stream, waiter, read_timeout
+            )
+            return
+        waiter.set_exception(
+            ReadTimeout(f"no data received from the server on this stream for {read_timeout} s")
+        )
+
+    async def wait_for_body(self, stream: _Stream, read_timeout: float | None) -> None:
+        """Wait until a body chunk arrives for ``stream`` or its body ends."""
+        try:
+            await self._wait(stream, self._new_waiter(stream, "body"), read_timeout)
+        finally:
+            stream.body_waiter = None
+
+    def take_chunks(self, stream: _Stream) -> list[bytes]:
+        """Hand over the stream's buffered body chunks and return the credit they held."""
+        chunks = stream.chunks
+        stream.chunks = []
+        stream.buffered = 0
+        if stream.unacked >= _STREAM_CREDIT_AT and not stream.done and not stream.released:
+            self._proto.credit(stream.stream_id, stream.unacked)
+            stream.unacked = 0
+            self._flush()
+        return chunks
+
+    def response_closed(self, stream: _Stream) -> None:
+        """The response was closed; reset its stream if the server was still sending."""
+        if stream.timer is not None:
+            stream.timer.cancel()
+            stream.timer = None
+        self._abort_stream(stream)
+
+    # -- stream bookkeeping -------------------------------------------------------------------
+
+    def _abort_stream(self, stream: _Stream) -> None:
+        """The request gave up on ``stream``: RST_STREAM(CANCEL) if it is still open."""
+        if stream.released:
+            return
+        if stream.stream_id and not (stream.done and stream.sent_all) and not self.is_closed:
+            self._proto.reset_stream(stream.stream_id, h2p.CANCEL)
+            self._flush()
+        self._release_stream(stream)
+
+    def _release_stream(self, stream: _Stream, *, notify: bool = True) -> None:
+        if stream.released:
+            return
+        stream.released = True
+        if stream.stream_id:
+            self._streams.pop(stream.stream_id, None)
+        self.reserved -= 1
+        if not self.reserved:
+            self.idle_since = self._loop.time()
+        if notify:
+            self._pool.stream_released(self)
+        if self.goaway_last_stream_id is not None and not self._streams:
+            self._close()
+
+    def cancel_reservation(self) -> None:
+        """A reservation handed to a waiter that is gone: give it back."""
+        self.reserved -= 1
+        if not self.reserved:
+            self.idle_since = self._loop.time()
+        self._pool.stream_released(self)
+
+    def _on_reset(self, event: h2p.StreamReset) -> None:
+        stream = self._streams.get(event.stream_id)
+        if stream is None:
+            return
+        code = event.error_code
+        if stream.done and code == h2p.NO_ERROR:
+            # RFC 9113 §8.1: the response is complete; the server wants no more body.
+            stream.sent_all = True
+        elif code == h2p.REFUSED_STREAM and event.remote:
+            stream.error = StreamRetryable("the server refused the stream (REFUSED_STREAM)")
+        elif event.remote:
+            stream.error = RemoteProtocolError(f"the server reset the stream ({_error_name(code)})")
+        else:
+            stream.error = RemoteProtocolError(
+                f"the stream was reset after a protocol error from the server ({_error_name(code)})"
+            )
+        stream.wake()
+        self._release_stream(stream)
+
+    def _on_settings(self, event: h2p.SettingsChanged) -> None:
+        limit = event.max_concurrent_streams
+        first = not self.settings_received
+        self.settings_received = True
+        if self._settings_future is not None:
+            _settle(self._settings_future)
+        if first and self.gate is not None:
+            self._pool.h2_ready(self)
+        if limit is None and first:
+            # The first SETTINGS without a limit: the server allows any number (capped).
+            limit = self._proto.peer_max_concurrent_streams
+        elif limit is None:
+            return
+        limit = min(limit, MAX_STREAMS_CEILING)
+        grew = limit > self.max_streams
+        self.max_streams = limit
+        if grew:
+            self._pool.stream_released(self)
+
+    def _on_goaway(self, event: h2p.GoAway) -> None:
+        last = event.last_stream_id
+        self.goaway_last_stream_id = last
+        for stream in list(self._streams.values()):
+            if stream.stream_id > last:
+                stream.error = StreamRetryable(
+                    "the server is closing the connection and did not process this request "
+                    f"(GOAWAY, {_error_name(event.error_code)})"
+                )
+                stream.wake()
+                self._release_stream(stream, notify=False)
+        self._pool.connection_going_away(self)
+
+    def _fail(self, error: HyperHTTPError) -> None:
+        self._error = error
+        for stream in list(self._streams.values()):
+            if stream.error is None:
+                stream.error = error
+            stream.wake()
+        self.is_closed = True
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _wake_window(stream: _Stream) -> None:
+    waiter = stream.window_waiter
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
+def _request_headers(request: Request, method: bytes) -> list[tuple[bytes, bytes]]:
+    url = request.url
+    authority: bytes | None = None
+    fields: list[tuple[bytes, bytes]] = []
+    for name, value in request.headers.raw:
+        lower = name.lower()
+        if lower in _DROPPED_FIELDS:
+            if lower == b"host":
+                authority = value
+            continue
+        if lower == b"te" and value.lower() != b"trailers":
+            continue
+        fields.append((lower, value))
+    if authority is None:
+        authority = url.netloc.encode("ascii")
+    return [
+        (b":method", method),
+        (b":scheme", url.scheme.encode("ascii")),
+        (b":authority", authority),
+        (b":path", url.raw_path),
+        *fields,
+    ]
+
+
+class H2ResponseStream(ResponseStream):
+    """The body of one response on an :class:`HTTP2Connection`."""
+
+    __slots__ = ("_conn", "_read_timeout", "_request", "_stream", "trailers")
+
+    def __init__(
+        self, conn: HTTP2Connection, stream: _Stream, read_timeout: float | None, request: Request
+    ) -> None:
+        self._conn: HTTP2Connection | None = conn
+        self._stream = stream
+        self._read_timeout = read_timeout
+        self._request = request
+        self.trailers: Headers | None = None
+
+    async def _wait_for_body(self, conn: HTTP2Connection) -> None:
+        try:
+            await conn.wait_for_body(self._stream, self._read_timeout)
+        except HyperHTTPError as exc:
+            exc.request = self._request
+            raise
+
+    def _publish_trailers(self) -> None:
+        target = self.trailers
+        if target is not None and self._stream.trailers:
+            for name, value in self._stream.trailers:
+                target.add(name, value)
+        self.trailers = None
+
+    def _too_large(self, limit: int) -> ResponseTooLarge:
+        return ResponseTooLarge(f"response body exceeds {limit} bytes", request=self._request)
+
+    async def aread_all(self, limit: int | None) -> bytes:
+        """Every body byte, joined once."""
+        conn = self._conn
+        if conn is None:
+            return b""
+        stream = self._stream
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            if stream.chunks:
+                for chunk in conn.take_chunks(stream):
+                    total += len(chunk)
+                    chunks.append(chunk)
+                if limit is not None and total > limit:
+                    raise self._too_large(limit)
+            if stream.done:
+                if stream.chunks:
+                    continue
+                break
+            await self._wait_for_body(conn)
+        self._publish_trailers()
+        if len(chunks) == 1:
+            return chunks[0]
+        return b"".join(chunks)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        conn = self._conn
+        if conn is None:
+            return
+        stream = self._stream
+        while True:
+            if stream.chunks:
+                for chunk in conn.take_chunks(stream):
+                    yield chunk
+            if stream.done:
+                if stream.chunks:
+                    continue
+                self._publish_trailers()
+                return
+            await self._wait_for_body(conn)
+
+    async def aclose(self) -> None:
+        """Release the stream (RST_STREAM if the body was not received whole)."""
+        conn = self._conn
+        if conn is not None:
+            self._conn = None
+            conn.response_closed(self._stream)
+
+    def __del__(self) -> None:
+        conn = self._conn
+        if conn is not None:
+            self._conn = None
+            try:
+                conn.response_closed(self._stream)
+            except RuntimeError:  # the event loop is already closed
+                pass
+            warnings.warn(
+                "a streamed response was garbage-collected without being closed; "
+                "use `async with client.stream(...)` or `await response.aclose()`",
+                ResourceWarning,
+                stacklevel=1,
+            )
