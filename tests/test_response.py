@@ -273,3 +273,23 @@ async def test_missing_reason_phrase_gets_the_standard_one(scripted: ServerFacto
     r = await get(server.url)
     assert r.status_code == 404
     assert r.reason_phrase == "Not Found"
+
+
+async def test_elapsed_counts_from_sending_the_request(scripted: ServerFactory) -> None:
+    import asyncio
+    import datetime
+
+    import hyperhttp
+
+    from .scripted import response
+
+    async def slow(conn: ServerConn) -> None:
+        await conn.read_request()
+        await asyncio.sleep(0.15)
+        await conn.send(response(b"late"))
+
+    server = await scripted(slow)
+    async with hyperhttp.Client() as client:
+        r = await client.get(server.url)
+    assert isinstance(r.elapsed, datetime.timedelta)
+    assert r.elapsed.total_seconds() >= 0.14

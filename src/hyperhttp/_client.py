@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final
@@ -460,7 +461,10 @@ class Client:
         hooks = self._event_hooks
         if hooks["request"]:
             await run_hooks(hooks["request"], request)
+        started = time.perf_counter()
         response = await self._transport.handle_async_request(request)
+        # elapsed runs from the moment the request was handed to the transport.
+        response._started = started
         if response.request is None:
             response.request = request
         response.max_response_size = self.max_response_size
