@@ -340,3 +340,19 @@ def test_mock_response_json_matches_the_wire_encoding() -> None:
         "name": "Zoë",
         "n": [1, 2],
     }
+
+
+async def test_reference_route_mapping_example_runs_as_written() -> None:
+    # Verbatim from the page, placeholder included: `[...]` is a list holding Ellipsis.
+    mock = MockTransport({
+        "GET /users":       MockResponse(200, json=[...]),
+        "POST /users":      MockResponse(201),
+        "DELETE /users/1":  MockResponse(204),
+        "/ping":            MockResponse(200),  # defaults to GET
+    })  # fmt: skip
+    async with Client(transport=mock) as client:
+        assert (await client.post(f"{URL}/users")).status_code == 201
+        assert (await client.get(f"{URL}/ping")).status_code == 200
+        # Serving the placeholder itself is a clear error, not a silent empty body.
+        with pytest.raises(TypeError, match="not JSON-serializable"):
+            await client.get(f"{URL}/users")

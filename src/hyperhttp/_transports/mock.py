@@ -48,7 +48,15 @@ class MockResponse:
     (a generator or async iterator) raises ``StreamConsumed`` if served twice.
     """
 
-    __slots__ = ("_body", "_header_error", "_headers", "_stream", "_stream_used", "status_code")
+    __slots__ = (
+        "_body",
+        "_header_error",
+        "_headers",
+        "_json_error",
+        "_stream",
+        "_stream_used",
+        "status_code",
+    )
 
     def __init__(
         self,
@@ -77,13 +85,21 @@ class MockResponse:
         self.status_code = status
         inferred: list[tuple[str, str]] = []
         body: bytes | None = None
+        # A json= value that cannot be encoded fails when it is served, not here: a spec
+        # that a test never hits (the reference page's `json=[...]` placeholder) is harmless.
+        self._json_error: str | None = None
         if content is not None:
             body = content.encode("utf-8") if isinstance(content, str) else bytes(content)
         elif text is not None:
             body = text.encode("utf-8")
             inferred.append(("Content-Type", "text/plain; charset=utf-8"))
         elif json is not _MISSING:
-            body = jsonlib.dumps(json, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            try:
+                text = jsonlib.dumps(json, separators=(",", ":"), ensure_ascii=False)
+            except (TypeError, ValueError) as exc:
+                self._json_error = str(exc)
+                text = ""
+            body = text.encode("utf-8")
             inferred.append(("Content-Type", "application/json"))
         elif stream is None:
             body = b""
@@ -113,6 +129,8 @@ class MockResponse:
         """A fresh Response answering ``request`` (body unread, like the network's)."""
         if self._header_error is not None:
             raise RemoteProtocolError(f"invalid response header: {self._header_error}")
+        if self._json_error is not None:
+            raise TypeError(f"MockResponse(json=...) is not JSON-serializable: {self._json_error}")
         if self._body is not None:
             stream: ResponseStream = _MockBody([self._body])
         else:
