@@ -38,6 +38,7 @@ import h2.events
 import h2.exceptions
 import h2.frame_buffer
 import h2.settings
+import hpack
 
 __all__ = [
     "CONNECTION_WINDOW",
@@ -84,6 +85,7 @@ PROTOCOL_ERROR: Final = int(h2.errors.ErrorCodes.PROTOCOL_ERROR)
 INTERNAL_ERROR: Final = int(h2.errors.ErrorCodes.INTERNAL_ERROR)
 REFUSED_STREAM: Final = int(h2.errors.ErrorCodes.REFUSED_STREAM)
 CANCEL: Final = int(h2.errors.ErrorCodes.CANCEL)
+COMPRESSION_ERROR: Final = int(h2.errors.ErrorCodes.COMPRESSION_ERROR)
 ENHANCE_YOUR_CALM: Final = int(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
 
 _SETTING_NAMES: Final = {
@@ -262,7 +264,9 @@ class H2ServerProtocol:
         except h2.exceptions.ProtocolError as exc:  # h2 has queued GOAWAY with its code
             self.ended = True
             return [ConnectionEnded(int(exc.error_code), str(exc) or type(exc).__name__, False)]
-        except Exception as exc:  # hpack/hyperframe errors h2 does not wrap, to be safe
+        except hpack.HPACKError as exc:  # e.g. a table-size update above our setting
+            return [self._end(COMPRESSION_ERROR, f"{type(exc).__name__}: {exc}")]
+        except Exception as exc:  # hyperframe errors h2 does not wrap, to be safe
             return [self._end(PROTOCOL_ERROR, f"{type(exc).__name__}: {exc}")]
         events: list[Event] = []
         for ev in raw:
