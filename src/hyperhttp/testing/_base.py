@@ -96,13 +96,15 @@ class HTTPServerBase(abc.ABC):
         threaded: bool = False,
         limits: ServerLimits | None = None,
         tls: bool = False,
+        http2: bool = False,
     ) -> None:
         self.host = host
+        self.http2 = http2
         self.port = port
         self._certificates: TestCertificates | None = None
         if tls and ssl_context is None:
             self._certificates = default_certificates()
-            ssl_context = self._certificates.server_ssl_context()
+            ssl_context = self._certificates.server_ssl_context(http2=http2)
         self.ssl_context = ssl_context
         self.threaded = threaded
         self.limits = limits or ServerLimits()
@@ -227,6 +229,7 @@ class HTTPServerBase(abc.ABC):
             on_internal_error=self._record_internal_error,
             on_rejection=self._record_rejection,
             thread_target=self.thread_target,
+            http2=self.http2,
         )
         self._starting = server  # read by thread_target() in the new thread
         server.start()

@@ -106,6 +106,9 @@ class HTTPServer(HTTPServerBase):
         checks that the port accepts connections
     :param limits: caps and deadlines (:class:`ServerLimits`)
     :param tls: serve HTTPS with a generated certificate (see :meth:`client_ssl_context`)
+    :param http2: also speak HTTP/2: h2c by prior knowledge, and ``h2`` offered in ALPN
+        with ``tls=True`` (your own ``ssl_context`` must offer ``h2`` itself). HTTP/1.1
+        clients are served as before.
     """
 
     DEFAULT_LISTEN_HOST = DEFAULT_LISTEN_HOST
@@ -122,8 +125,11 @@ class HTTPServer(HTTPServerBase):
         startup_timeout: float | None = None,
         limits: ServerLimits | None = None,
         tls: bool = False,
+        http2: bool = False,
     ) -> None:
-        super().__init__(host, port, ssl_context, threaded=threaded, limits=limits, tls=tls)
+        super().__init__(
+            host, port, ssl_context, threaded=threaded, limits=limits, tls=tls, http2=http2
+        )
         self.ordered_handlers: list[RequestHandler] = []
         self.oneshot_handlers = RequestHandlerList()
         self.handlers = RequestHandlerList()

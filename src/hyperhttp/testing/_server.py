@@ -5,12 +5,13 @@ It knows nothing about expectations or werkzeug: every complete request becomes 
 with a function to run on a worker thread. Reading, framing, keep-alive, deadlines, caps and
 fault injection happen in the connection (:mod:`._h1_connection`).
 
-HTTP/2 seam (issue 6): :meth:`ServerThread._protocol_factory` creates each connection's
-protocol object. Today that is always :class:`H1Connection`. An HTTP/2 connection slots in
-there: with TLS, ALPN is known once the handshake is done, in ``connection_made``
-(``transport.get_extra_info("ssl_object").selected_alpn_protocol()``); for h2c, the first
-bytes are the preface ``PRI * HTTP/2.0``. Both speak to the same ``app`` through
-:class:`RawRequest` / :class:`Reply`, so expectations, the log and faults stay shared.
+HTTP/2: :meth:`ServerThread._protocol_factory` creates each connection's protocol object.
+Without ``http2`` that is always :class:`H1Connection`. With it, a :class:`_Sniffer` decides
+per connection: with TLS, by ALPN once the handshake is done (``h2`` or ``http/1.1``); in
+cleartext (or TLS without ALPN), by the first bytes: the preface ``PRI * HTTP/2.0`` means
+h2c by prior knowledge (:class:`H2Connection`), anything else HTTP/1.1. Both speak to the
+same ``app`` through :class:`RawRequest` / :class:`Reply`, so expectations, the log and
+faults stay shared.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ import threading
 import time
 from collections.abc import Callable
 from email.utils import formatdate
+from typing import Protocol
 
 from .._protocol.h1_server import RequestRejected
+from .._protocol.h2_server import PREFACE
 from ._h1_connection import H1Connection
+from ._h2_connection import H2Connection
 from ._wire import App, RawRequest, Reply, ServerLimits
 from ._workers import WorkerPool
 
@@ -47,6 +51,10 @@ class _DateCache:
         return self._value
 
 
+class _Served(Protocol):
+    def shutdown(self) -> None: ...
+
+
 class ServerThread:
     """An asyncio event loop in a daemon thread serving ``app`` on already-bound sockets."""
 
@@ -60,18 +68,20 @@ class ServerThread:
         on_internal_error: Callable[[BaseException], None] | None = None,
         on_rejection: Callable[[RequestRejected, tuple[str, int]], None] | None = None,
         thread_target: Callable[[], None] | None = None,
+        http2: bool = False,
     ) -> None:
         self.sockets = sockets
         self.app = app
         self.ssl_context = ssl_context
         self.limits = limits or ServerLimits()
+        self.http2 = http2
         self.workers = WorkerPool()
         self.date = _DateCache()
         self.stopping = False
         self.loop = asyncio.new_event_loop()
         self._on_internal_error = on_internal_error
         self._on_rejection = on_rejection
-        self._connections: set[H1Connection] = set()
+        self._connections: set[_Served] = set()
         self._attaching: set[asyncio.Task[None]] = set()
         self._target = thread_target or self.run
         self._started = False
@@ -80,13 +90,13 @@ class ServerThread:
         self._stop_future: asyncio.Future[None] = self.loop.create_future()
 
     # called on the loop by connections
-    def register(self, conn: H1Connection) -> bool:
+    def register(self, conn: _Served) -> bool:
         if self.stopping or len(self._connections) >= self.limits.max_connections:
             return False
         self._connections.add(conn)
         return True
 
-    def unregister(self, conn: H1Connection) -> None:
+    def unregister(self, conn: _Served) -> None:
         self._connections.discard(conn)
 
     def record_internal_error(self, exc: BaseException) -> None:
@@ -101,7 +111,9 @@ class ServerThread:
             self._on_rejection(rejected, client)
 
     def _protocol_factory(self) -> asyncio.Protocol:
-        # The seam for HTTP/2 (see the module docstring): choose the protocol object here.
+        # HTTP/2 (see the module docstring): with it on, choose per connection.
+        if self.http2:
+            return _Sniffer(self)
         return H1Connection(self)
 
     # lifecycle
@@ -214,6 +226,87 @@ class ServerThread:
     def _request_stop(self) -> None:
         if not self._stop_future.done():
             self._stop_future.set_result(None)
+
+
+class _Sniffer(asyncio.Protocol):
+    """Picks HTTP/2 or HTTP/1.1 for one connection (ALPN, else the h2c preface), then
+    forwards every callback to the chosen connection."""
+
+    def __init__(self, server: ServerThread) -> None:
+        self._server = server
+        self._transport: asyncio.Transport | None = None
+        self._delegate: H1Connection | H2Connection | None = None
+        self._buffer = b""
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        ssl_object = transport.get_extra_info("ssl_object")
+        alpn = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
+        if alpn == "h2":
+            self._choose(H2Connection(self._server))
+        elif alpn is not None:
+            self._choose(H1Connection(self._server))
+        elif not self._server.register(self):
+            transport.abort()
+        else:
+            self._timer = self._server.loop.call_later(
+                self._server.limits.header_timeout, self.shutdown
+            )
+
+    def _choose(self, delegate: H1Connection | H2Connection) -> None:
+        assert self._transport is not None
+        self._server.unregister(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._delegate = delegate
+        delegate.connection_made(self._transport)
+        data, self._buffer = self._buffer, b""
+        if data and not self._transport.is_closing():
+            delegate.data_received(data)
+
+    def data_received(self, data: bytes) -> None:
+        if self._delegate is not None:
+            self._delegate.data_received(data)
+            return
+        self._buffer += data
+        seen = min(len(self._buffer), len(PREFACE))
+        if self._buffer[:seen] != PREFACE[:seen]:
+            self._choose(H1Connection(self._server))
+        elif seen == len(PREFACE):
+            self._choose(H2Connection(self._server))
+
+    def eof_received(self) -> bool | None:
+        if self._delegate is not None:
+            return self._delegate.eof_received()
+        if self._buffer:
+            self._choose(H1Connection(self._server))  # a short HTTP/1.1 request, then EOF
+            return self._delegate.eof_received() if self._delegate is not None else None
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._delegate is not None:
+            self._delegate.connection_lost(exc)
+        else:
+            self._server.unregister(self)
+
+    def pause_writing(self) -> None:
+        if self._delegate is not None:
+            self._delegate.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._delegate is not None:
+            self._delegate.resume_writing()
+
+    def shutdown(self) -> None:
+        if self._delegate is not None:
+            self._delegate.shutdown()
+        elif self._transport is not None:
+            self._transport.abort()
 
 
 class _LoopThreads:

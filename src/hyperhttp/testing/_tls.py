@@ -33,11 +33,14 @@ class TestCertificates:
         self._dir: str | None = None
         self._lock = threading.Lock()
 
-    def server_ssl_context(self) -> ssl.SSLContext:
-        """A server-side context presenting the localhost certificate."""
+    def server_ssl_context(self, *, http2: bool = False) -> ssl.SSLContext:
+        """A server-side context presenting the localhost certificate.
+
+        ALPN offers ``http/1.1``, and with ``http2=True`` ``h2`` first.
+        """
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._cert.configure_cert(context)
-        context.set_alpn_protocols(["http/1.1"])
+        context.set_alpn_protocols(["h2", "http/1.1"] if http2 else ["http/1.1"])
         return context
 
     def client_ssl_context(self) -> ssl.SSLContext:

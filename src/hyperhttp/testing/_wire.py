@@ -11,6 +11,15 @@ from .._protocol.h1_server import (
     MAX_HEADER_COUNT,
     MAX_REQUEST_LINE_SIZE,
 )
+from .._protocol.h2_server import (
+    CONTROL_FRAME_BURST,
+    CONTROL_FRAME_RATE,
+    MAX_CONCURRENT_STREAMS,
+    MAX_HEADER_LIST_SIZE,
+    RESET_BURST,
+    RESET_RATE,
+    STREAM_WINDOW,
+)
 from ._faults import Fault
 
 __all__ = ["App", "RawRequest", "Reply", "ServerLimits"]
@@ -40,6 +49,19 @@ class ServerLimits:
     max_pipelined: int = 64
     #: open connections beyond this are closed at once
     max_connections: int = 1024
+    #: HTTP/2: streams a client may have open (advertised and enforced); also the cap on
+    #: handlers running for one connection, counting streams the client already reset
+    h2_max_concurrent_streams: int = MAX_CONCURRENT_STREAMS
+    #: HTTP/2: decoded size of one header block (HPACK bombs); advertised and enforced
+    h2_max_header_list_size: int = MAX_HEADER_LIST_SIZE
+    #: HTTP/2: SETTINGS_INITIAL_WINDOW_SIZE we advertise (what a client may send per stream)
+    h2_initial_window_size: int = STREAM_WINDOW
+    #: HTTP/2 rapid reset: resets allowed in a burst, refilled per second; then GOAWAY
+    h2_reset_burst: int = RESET_BURST
+    h2_reset_rate: float = RESET_RATE
+    #: HTTP/2 floods: PING/SETTINGS/PRIORITY/empty frames allowed in a burst, per second
+    h2_control_frame_burst: int = CONTROL_FRAME_BURST
+    h2_control_frame_rate: float = CONTROL_FRAME_RATE
 
 
 @dataclass
