@@ -159,6 +159,7 @@ class HTTP2Connection(asyncio.Protocol):
         self._pool = pool
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
+        self._lost_future: asyncio.Future[None] | None = None
         self._proto = h2p.H2ClientProtocol()
         self.is_closed = False
         self.slot_released = False
@@ -266,6 +267,8 @@ class HTTP2Connection(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._lost_future is not None:
+            _settle_lost(self._lost_future)
         if self._settings_future is not None:
             _settle(self._settings_future)  # nobody waits for SETTINGS that will never come
         self.is_closed = True
@@ -316,6 +319,27 @@ class HTTP2Connection(asyncio.Protocol):
         if not self.has_capacity():
             return False
         return expiry is None or now - self.idle_since < expiry
+
+    async def wait_closed(self, timeout: float) -> None:
+        """Wait (at most ``timeout``) until the socket is really closed, then abort it.
+
+        ``close()`` only starts closing: over TLS the close_notify exchange needs the event
+        loop to run. A client closed right before its loop ends would otherwise leave the
+        socket to the garbage collector (an "unclosed transport" ResourceWarning).
+        """
+        transport = self._transport
+        if transport is None:
+            return
+        lost = self._lost_future
+        if lost is None:
+            lost = self._lost_future = self._loop.create_future()
+        timer = self._loop.call_later(timeout, _settle_lost, lost)
+        try:
+            await asyncio.shield(lost)
+        finally:
+            timer.cancel()
+        if self._transport is not None:
+            self._transport.abort()
 
     def close(self) -> None:
         """Send GOAWAY and close the socket (the pool is told through ``connection_lost``)."""
@@ -808,3 +832,8 @@ class H2ResponseStream(ResponseStream):
                 ResourceWarning,
                 stacklevel=1,
             )
+
+
+def _settle_lost(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 __all__ = ["ConnectionPool", "Origin"]
 
 Origin = tuple[str, str, int]
+# How long aclose() lets sockets finish closing (a TLS close_notify needs a round trip on
+# loopback, far less on a LAN) before aborting them.
+CLOSE_WAIT = 1.0
 # Origins remembered as HTTP/1.1-only (their first connection did not negotiate h2).
 _MAX_H1_ORIGINS = 10_000
 
@@ -367,14 +370,22 @@ class ConnectionPool:
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Close idle connections and fail waiters; active ones close when released."""
+        """Close idle and shared HTTP/2 connections, fail waiters, and wait (briefly) for the
+        sockets to be really closed; HTTP/1.1 connections still carrying a streamed response
+        close when that response is released."""
         self._closed = True
+        closing: list[Connection] = []
         for conn in list(self._idle_order):
             self._remove_idle(conn)
             conn.close()
+            closing.append(conn)
             if isinstance(conn, HTTP2Connection):
                 self._forget_shared(conn)
             self._release_slot(conn, wake=False)
+        for shared in [conn for conns in self._h2.values() for conn in conns]:
+            self._forget_shared(shared)
+            shared.close()
+            closing.append(shared)
         for gate in list(self._connecting.values()):
             if not gate.done():
                 gate.set_result(None)
@@ -382,6 +393,8 @@ class ConnectionPool:
             waiter = self._waiters.popleft()
             if not waiter.future.done():
                 waiter.future.set_exception(PoolTimeout("the client was closed"))
+        if closing:
+            await asyncio.gather(*(conn.wait_closed(CLOSE_WAIT) for conn in closing))
 
     def stats(self) -> dict[str, int]:
         """Counts of open, idle, active connections and waiting requests."""
