@@ -284,11 +284,13 @@ class Plan:
     concurrency: dict[str, int]
     warmup: int
     client_cpu: int | None
-    timeout: float
+    timeout: dict[str, float]
     src_root: Path | None = None
     load_before: str = field(default_factory=h1.loadavg)
     results: list[Run] = field(default_factory=list)
     dead: dict[str, str] = field(default_factory=dict)
+    # (client, loop, scenario) that hung once: not rerun (a hang costs the whole timeout)
+    hung: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
 
 def run_worker(plan: Plan, server: Server, client: str, loop: str, scenario: str) -> Run:
@@ -312,7 +314,7 @@ def run_worker(plan: Plan, server: Server, client: str, loop: str, scenario: str
         "--warmup",
         str(plan.warmup if scenario == "S5" else min(plan.warmup, 10)),
         "--timeout",
-        str(plan.timeout),
+        str(plan.timeout[scenario]),
     ]
     if plan.client_cpu is not None:
         cmd += ["--cpu", str(plan.client_cpu)]
@@ -324,7 +326,7 @@ def run_worker(plan: Plan, server: Server, client: str, loop: str, scenario: str
             capture_output=True,
             text=True,
             env=plan.env_for[client],
-            timeout=2 * plan.timeout + 60,
+            timeout=plan.timeout[scenario] + 90,
             check=False,
         )
     except subprocess.TimeoutExpired:
@@ -377,7 +379,7 @@ def execute(plan: Plan, server: Server, args: argparse.Namespace) -> None:
             rng.shuffle(order)
             for client, loop in order:
                 done += 1
-                if client in plan.dead:
+                if client in plan.dead or (client, loop, scenario) in plan.hung:
                     continue
                 run = run_worker(plan, server, client, loop, scenario)
                 server.nginx.check_alive()
@@ -385,6 +387,10 @@ def execute(plan: Plan, server: Server, args: argparse.Namespace) -> None:
                 plan.results.append(run)
                 if run.status == "unavailable":
                     plan.dead[client] = str(run.data.get("detail", ""))
+                elif run.status == "timeout":
+                    plan.hung[(client, loop, scenario)] = (
+                        f"hung in rep {rep + 1} ({run.data.get('detail', '')}); not rerun"
+                    )
                 elif run.status == "invalid":
                     log(f"!! {client} returned WRONG DATA: {run.data.get('detail')}")
                 elapsed = time.monotonic() - t_start
@@ -682,6 +688,10 @@ process, all clients interleaved in one run, medians; compare ratios within one 
   peers over HTTP/2.
 - Every response is checked (status 200, exact body); errors are counted; a cell with
   errors gets no ratio. *protocol* is the version the client reported for its responses.
+  A run that does not finish within its timeout (S5 120 s, L1 60 s) is reported as
+  `timeout` and that cell is not run again in later repetitions.
+- aiosonic runs with `TCPConnector(http2=True)` whose pool keeps its connection (its
+  default recycles it after 1,000 requests, which fails the h2 streams still in flight).
 - *vs fastest peer*: req/s over the best of httpx, aiosonic and niquests in the same run
   and loop. aiosonic and httpx (h2) are pure Python; niquests uses jh2 (h2 with a compiled
   HPACK) through urllib3-future.
@@ -751,7 +761,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--n-l1", type=int, default=200, help="1 MiB downloads per L1 run")
     p.add_argument("--l1-concurrency", type=int, default=1)
     p.add_argument("--warmup", type=int, default=200)
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds per worker phase")
+    p.add_argument("--timeout", type=float, default=120.0, help="S5: seconds per worker phase")
+    p.add_argument("--l1-timeout", type=float, default=60.0, help="L1: seconds per worker phase")
     p.add_argument("--no-pin", action="store_true", help="do not pin nginx / client to CPUs")
     p.add_argument("--json", type=Path, help="also write raw results here")
     p.add_argument(
@@ -826,7 +837,7 @@ def main() -> int:
                 concurrency={"S5": args.concurrency, "L1": args.l1_concurrency},
                 warmup=args.warmup,
                 client_cpu=client_cpu,
-                timeout=args.timeout,
+                timeout={"S5": args.timeout, "L1": args.l1_timeout},
                 src_root=(args.project_root / "src").resolve(),
             )
             execute(plan, server, args)
