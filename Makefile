@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test demo lint typecheck pytest bench bench-testserver compat-check clean system-deps
+.PHONY: test demo lint typecheck pytest bench bench-h2 bench-testserver compat-check clean system-deps
 
 $(STAMP): pyproject.toml compat/pytest-httpserver/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_h1.py
+
+bench-h2: $(STAMP)
+	$(BIN)/python benchmarks/run_h2.py
 
 bench-testserver: $(STAMP)
 	$(BIN)/python benchmarks/run_testserver.py
