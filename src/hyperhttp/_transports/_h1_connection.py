@@ -49,6 +49,7 @@ from .._protocol.h1_client import (
     serialize_request_head,
 )
 from .._status import reason_phrase_for
+from ._closing import ClosingMixin, settle
 
 if TYPE_CHECKING:
     from ._pool import ConnectionPool, Origin
@@ -72,7 +73,7 @@ SMALL_BODY: Final = 64 * 1024
 T = TypeVar("T")
 
 
-class HTTP11Connection(asyncio.Protocol):
+class HTTP11Connection(ClosingMixin, asyncio.Protocol):
     """An HTTP/1.1 connection owned by a :class:`ConnectionPool`."""
 
     # One request at a time (the pool hands it out exclusively).
@@ -143,7 +144,7 @@ class HTTP11Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._lost_future is not None:
-            _settle_lost(self._lost_future)
+            settle(self._lost_future)
         self.is_closed = True
         self._transport = None
         if self.in_use and not self._body_done and self._error is None:
@@ -177,27 +178,6 @@ class HTTP11Connection(asyncio.Protocol):
         if self.is_closed or self._transport is None or self._transport.is_closing():
             return False
         return expiry is None or now - self.idle_since < expiry
-
-    async def wait_closed(self, timeout: float) -> None:
-        """Wait (at most ``timeout``) until the socket is really closed, then abort it.
-
-        ``close()`` only starts closing: over TLS the close_notify exchange needs the event
-        loop to run. A client closed right before its loop ends would otherwise leave the
-        socket to the garbage collector (an "unclosed transport" ResourceWarning).
-        """
-        transport = self._transport
-        if transport is None:
-            return
-        lost = self._lost_future
-        if lost is None:
-            lost = self._lost_future = self._loop.create_future()
-        timer = self._loop.call_later(timeout, _settle_lost, lost)
-        try:
-            await asyncio.shield(lost)
-        finally:
-            timer.cancel()
-        if self._transport is not None:
-            self._transport.abort()
 
     def close(self) -> None:
         """Close the socket now (the pool is told through ``connection_lost``)."""
@@ -603,8 +583,3 @@ def _describe_os_error(exc: BaseException) -> str:
     name = type(exc).__name__
     text = getattr(exc, "strerror", None) or str(exc)
     return f"{name}: {text}" if text else name
-
-
-def _settle_lost(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)

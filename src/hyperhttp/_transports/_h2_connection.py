@@ -47,6 +47,7 @@ from .._headers import Headers
 from .._models import Request, Response, ResponseStream
 from .._protocol import h2_client as h2p
 from .._status import reason_phrase_for
+from ._closing import ClosingMixin, settle
 
 if TYPE_CHECKING:
     from ._pool import ConnectionPool, Origin
@@ -147,7 +148,7 @@ class _Stream:
                 waiter.set_result(None)
 
 
-class HTTP2Connection(asyncio.Protocol):
+class HTTP2Connection(ClosingMixin, asyncio.Protocol):
     """An HTTP/2 connection owned by a :class:`ConnectionPool`, shared by many requests."""
 
     multiplexed: Final = True
@@ -268,9 +269,9 @@ class HTTP2Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._lost_future is not None:
-            _settle_lost(self._lost_future)
+            settle(self._lost_future)
         if self._settings_future is not None:
-            _settle(self._settings_future)  # nobody waits for SETTINGS that will never come
+            settle(self._settings_future)  # nobody waits for SETTINGS that will never come
         self.is_closed = True
         self._transport = None
         if self._error is None:
@@ -319,27 +320,6 @@ class HTTP2Connection(asyncio.Protocol):
         if not self.has_capacity():
             return False
         return expiry is None or now - self.idle_since < expiry
-
-    async def wait_closed(self, timeout: float) -> None:
-        """Wait (at most ``timeout``) until the socket is really closed, then abort it.
-
-        ``close()`` only starts closing: over TLS the close_notify exchange needs the event
-        loop to run. A client closed right before its loop ends would otherwise leave the
-        socket to the garbage collector (an "unclosed transport" ResourceWarning).
-        """
-        transport = self._transport
-        if transport is None:
-            return
-        lost = self._lost_future
-        if lost is None:
-            lost = self._lost_future = self._loop.create_future()
-        timer = self._loop.call_later(timeout, _settle_lost, lost)
-        try:
-            await asyncio.shield(lost)
-        finally:
-            timer.cancel()
-        if self._transport is not None:
-            self._transport.abort()
 
     def close(self) -> None:
         """Send GOAWAY and close the socket (the pool is told through ``connection_lost``)."""
@@ -441,7 +421,7 @@ class HTTP2Connection(asyncio.Protocol):
             future = self._settings_future = self._loop.create_future()
         timer = None
         if write_timeout is not None:
-            timer = self._loop.call_later(write_timeout, _settle, future)
+            timer = self._loop.call_later(write_timeout, settle, future)
         try:
             await asyncio.shield(future)
         finally:
@@ -668,7 +648,7 @@ class HTTP2Connection(asyncio.Protocol):
         first = not self.settings_received
         self.settings_received = True
         if self._settings_future is not None:
-            _settle(self._settings_future)
+            settle(self._settings_future)
         if first and self.gate is not None:
             self._pool.h2_ready(self)
         if limit is None and first:
@@ -705,11 +685,6 @@ class HTTP2Connection(asyncio.Protocol):
         transport = self._transport
         if transport is not None and not transport.is_closing():
             transport.close()
-
-
-def _settle(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 def _wake_window(stream: _Stream) -> None:
@@ -835,8 +810,3 @@ class H2ResponseStream(ResponseStream):
                 ResourceWarning,
                 stacklevel=1,
             )
-
-
-def _settle_lost(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
