@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -824,12 +824,16 @@ generated; rerunning the benchmark replaces them and keeps this text.
 """
 
 
-def write_doc(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else DOC_HEAD
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + section + tail
+def write_doc(
+    path: Path, section: str, *, begin: str = BEGIN, end: str = END, head: str = DOC_HEAD
+) -> None:
+    """Replace the section between ``begin`` and ``end`` in ``path`` (or append it); the
+    rest of the file (hand-written notes, other scripts' sections) is kept."""
+    text = path.read_text() if path.exists() else head
+    if begin in text and end in text:
+        before, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
+        text = before + section + tail
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -839,14 +843,17 @@ def write_doc(path: Path, section: str) -> None:
 # --------------------------------------------------------------------------- main
 
 
-def parse_args() -> argparse.Namespace:
+def common_parser(
+    doc: str, clients: Sequence[str], loops: Sequence[str], scenarios: Sequence[str]
+) -> argparse.ArgumentParser:
+    """The options every benchmark orchestrator shares (run_h1.py, run_h2.py)."""
     p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+        description=doc.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
     )
     p.add_argument("--reps", type=int, help="repetitions per cell (default 3; --quick: 1)")
-    p.add_argument("--clients", default=",".join(CLIENTS), help="comma-separated")
-    p.add_argument("--loops", default=",".join(LOOPS), help="comma-separated")
-    p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
+    p.add_argument("--clients", default=",".join(clients), help="comma-separated")
+    p.add_argument("--loops", default=",".join(loops), help="comma-separated")
+    p.add_argument("--scenarios", default=",".join(scenarios), help="comma-separated")
     p.add_argument("--quick", action="store_true", help="small N and 1 rep: a smoke run")
     p.add_argument("--no-write", action="store_true", help="do not touch docs/performance.md")
     p.add_argument(
@@ -857,6 +864,11 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument("--doc", type=Path, help="default: <project-root>/docs/performance.md")
     p.add_argument("--seed", type=int, default=1, help="seed of the interleaving order")
+    return p
+
+
+def parse_args() -> argparse.Namespace:
+    p = common_parser(__doc__, CLIENTS, LOOPS, SCENARIOS)
     p.add_argument("--n-s1", type=int, default=5000)
     p.add_argument("--n-s2", type=int, default=20000)
     p.add_argument("--concurrency", type=int, default=100)

@@ -724,38 +724,14 @@ def generated_section(plan: Plan, args: argparse.Namespace, server: Server, body
 def write_doc(path: Path, section: str) -> None:
     """Replace this script's section (between its markers) or append it; the HTTP/1.1 and
     test-server sections are left as they are."""
-    text = path.read_text() if path.exists() else "# Performance\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    h1.write_doc(path, section, begin=BEGIN, end=END, head="# Performance\n")
 
 
 # --------------------------------------------------------------------------- main
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
-    )
-    p.add_argument("--reps", type=int, help="repetitions per cell (default 3; --quick: 1)")
-    p.add_argument("--clients", default=",".join(CLIENTS), help="comma-separated")
-    p.add_argument("--loops", default=",".join(LOOPS), help="comma-separated")
-    p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
-    p.add_argument("--quick", action="store_true", help="small N and 1 rep: a smoke run")
-    p.add_argument("--no-write", action="store_true", help="do not touch docs/performance.md")
-    p.add_argument(
-        "--project-root",
-        type=Path,
-        default=DEFAULT_ROOT,
-        help="checkout whose src/hyperhttp is measured (default: this one)",
-    )
-    p.add_argument("--doc", type=Path, help="default: <project-root>/docs/performance.md")
-    p.add_argument("--seed", type=int, default=1, help="seed of the interleaving order")
+    p = h1.common_parser(__doc__, CLIENTS, LOOPS, SCENARIOS)
     p.add_argument("--n-s5", type=int, default=10000)
     p.add_argument("--concurrency", type=int, default=100, help="S5 concurrent streams")
     p.add_argument("--n-l1", type=int, default=200, help="1 MiB downloads per L1 run")
