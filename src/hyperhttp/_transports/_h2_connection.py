@@ -637,8 +637,10 @@ class HTTP2Connection(ClosingMixin, asyncio.Protocol):
         elif event.remote:
             stream.error = RemoteProtocolError(f"the server reset the stream ({_error_name(code)})")
         else:
+            detail = f": {event.reason}" if event.reason else ""
             stream.error = RemoteProtocolError(
-                f"the stream was reset after a protocol error from the server ({_error_name(code)})"
+                f"the stream was reset after a protocol error from the server "
+                f"({_error_name(code)}){detail}"
             )
         stream.wake()
         self._release_stream(stream)

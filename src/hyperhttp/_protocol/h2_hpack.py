@@ -1,0 +1,314 @@
+"""HPACK (RFC 7541) for our HTTP/2 client: a small encoder and decoder built for the hot path.
+
+Theory of operation
+-------------------
+The ``hpack`` package (h2's) is the reference, and we take from it only data and one cold
+function: the static table (RFC 7541 Appendix A) and its Huffman decoder. What differs is
+where the time goes. A client sends nearly the same header list on every request and a
+server answers with nearly the same fields, so:
+
+* The encoder indexes every field it sends (except credentials, see :data:`NEVER_INDEXED`)
+  and finds it again with one dict lookup: from the second request on, a field is one or
+  two bytes on the wire and costs one lookup to encode. Strings go out as plain literals
+  (Huffman would save ~20% of the bytes of the *first* request only).
+* The decoder keeps, next to the dynamic table, a bounded cache from Huffman-coded bytes to
+  their decoded value: servers send the same ``server:``, ``content-type:`` and ``date:``
+  literals again and again, and decoding Huffman in Python is the slow part of HPACK.
+
+Errors are :class:`HPACKError` (the caller answers with COMPRESSION_ERROR, RFC 9113 §4.3)
+and :class:`HeaderListTooLarge` (a decoded list above the caller's cap: an HPACK bomb).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from hpack.exceptions import HPACKDecodingError
+from hpack.huffman_table import decode_huffman
+from hpack.table import HeaderTable
+
+__all__ = [
+    "DEFAULT_TABLE_SIZE",
+    "ENCODER_TABLE_SIZE",
+    "HPACKDecoder",
+    "HPACKEncoder",
+    "HPACKError",
+    "HeaderListTooLarge",
+]
+
+# RFC 7541 §4.2 / RFC 9113 §6.5.2: SETTINGS_HEADER_TABLE_SIZE starts at 4096 on both sides.
+DEFAULT_TABLE_SIZE: Final = 4096
+# The most dynamic-table memory our encoder uses, whatever the peer allows: enough for a
+# request's fields, and it bounds what a peer's large setting can make us hold.
+ENCODER_TABLE_SIZE: Final = 4096
+# Fields whose values must not enter a compression context an attacker could probe
+# (RFC 7541 §7.1.3): sent as never-indexed literals.
+NEVER_INDEXED: Final = frozenset({b"authorization", b"proxy-authorization", b"cookie"})
+# Decoded Huffman strings kept for reuse, and the longest one worth keeping.
+_HUFFMAN_CACHE_ENTRIES: Final = 512
+_HUFFMAN_CACHE_MAX_LEN: Final = 256
+# An HPACK integer needs at most 5 continuation bytes for any value below 2^32; more is an
+# attack or garbage (and Python would happily build a huge int).
+_MAX_INTEGER_BYTES: Final = 5
+# RFC 7541 §4.1: an entry's size is its name and value lengths plus 32.
+_ENTRY_OVERHEAD: Final = 32
+
+_STATIC: Final[tuple[tuple[bytes, bytes], ...]] = tuple(HeaderTable.STATIC_TABLE)
+_STATIC_COUNT: Final = len(_STATIC)  # 61
+_STATIC_FULL: Final[dict[tuple[bytes, bytes], int]] = {}
+_STATIC_NAME: Final[dict[bytes, int]] = {}
+for _index, _field in enumerate(_STATIC, start=1):
+    _STATIC_FULL.setdefault(_field, _index)
+    _STATIC_NAME.setdefault(_field[0], _index)
+
+
+class HPACKError(Exception):
+    """The header block cannot be decoded: a COMPRESSION_ERROR (RFC 9113 §4.3)."""
+
+
+class HeaderListTooLarge(HPACKError):
+    """The decoded header list is larger than the cap (an HPACK bomb, RFC 9113 §10.5.1)."""
+
+
+def _encode_integer(value: int, prefix_bits: int, first: int) -> bytes:
+    """RFC 7541 §5.1: ``value`` with an N-bit prefix; ``first`` holds the pattern bits."""
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes((first | value,))
+    out = bytearray((first | limit,))
+    value -= limit
+    while value >= 128:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _literal(value: bytes) -> bytes:
+    return _encode_integer(len(value), 7, 0) + value
+
+
+class HPACKEncoder:
+    """Encodes header lists; one per connection (its dynamic table is connection state)."""
+
+    __slots__ = ("_entries", "_full", "_inserted", "_max_size", "_names", "_pending", "_size")
+
+    def __init__(self) -> None:
+        # Newest first: (name, value, insertion number).
+        self._entries: list[tuple[bytes, bytes, int]] = []
+        self._full: dict[tuple[bytes, bytes], int] = {}
+        self._names: dict[bytes, int] = {}
+        self._inserted = 0
+        self._size = 0
+        self._max_size = min(DEFAULT_TABLE_SIZE, ENCODER_TABLE_SIZE)
+        self._pending: int | None = None
+
+    def set_peer_table_size(self, peer_size: int) -> None:
+        """The peer's SETTINGS_HEADER_TABLE_SIZE changed: use at most that much."""
+        size = min(peer_size, ENCODER_TABLE_SIZE)
+        if size != self._max_size:
+            self._max_size = size
+            # RFC 7541 §6.3: announced at the start of the next header block.
+            self._pending = size if self._pending is None else min(self._pending, size)
+            self._evict()
+
+    def _evict(self) -> None:
+        entries = self._entries
+        while self._size > self._max_size:
+            name, value, number = entries.pop()
+            self._size -= len(name) + len(value) + _ENTRY_OVERHEAD
+            if self._full.get((name, value)) == number:
+                del self._full[(name, value)]
+            if self._names.get(name) == number:
+                del self._names[name]
+
+    def encode(self, fields: list[tuple[bytes, bytes]]) -> bytes:
+        """One header block for ``fields`` (names already lowercase and validated)."""
+        out: list[bytes] = []
+        if self._pending is not None:
+            out.append(_encode_integer(self._pending, 5, 0x20))
+            if self._pending != self._max_size:
+                out.append(_encode_integer(self._max_size, 5, 0x20))
+            self._pending = None
+        full = self._full
+        for field in fields:
+            index = _STATIC_FULL.get(field)
+            if index is not None:
+                out.append(_encode_integer(index, 7, 0x80))
+                continue
+            number = full.get(field)
+            if number is not None:
+                index = _STATIC_COUNT + 1 + self._inserted - number
+                out.append(_encode_integer(index, 7, 0x80))
+                continue
+            out.append(self._encode_literal(field))
+        return b"".join(out)
+
+    def _encode_literal(self, field: tuple[bytes, bytes]) -> bytes:
+        name, value = field
+        name_index = _STATIC_NAME.get(name)
+        if name_index is None:
+            number = self._names.get(name)
+            if number is not None:
+                name_index = _STATIC_COUNT + 1 + self._inserted - number
+        entry_size = len(name) + len(value) + _ENTRY_OVERHEAD
+        if name in NEVER_INDEXED:
+            prefix_bits, pattern = 4, 0x10
+        elif entry_size > self._max_size // 2:
+            # Would flush most of the table for one field: send it without indexing.
+            prefix_bits, pattern = 4, 0x00
+        else:
+            prefix_bits, pattern = 6, 0x40
+        if name_index is None:
+            head = bytes((pattern,)) + _literal(name)
+        else:
+            head = _encode_integer(name_index, prefix_bits, pattern)
+        if pattern == 0x40:
+            self._inserted += 1
+            self._entries.insert(0, (name, value, self._inserted))
+            self._full[field] = self._inserted
+            self._names[name] = self._inserted
+            self._size += entry_size
+            self._evict()
+        return head + _literal(value)
+
+
+class HPACKDecoder:
+    """Decodes header blocks; one per connection."""
+
+    __slots__ = ("_entries", "_huffman", "_max_size", "_settings_size", "_size")
+
+    def __init__(self, settings_size: int = DEFAULT_TABLE_SIZE) -> None:
+        self._entries: list[tuple[bytes, bytes]] = []  # newest first
+        self._size = 0
+        # What we advertised (the ceiling for size updates) and what the encoder chose.
+        self._settings_size = settings_size
+        self._max_size = settings_size
+        self._huffman: dict[bytes, bytes] = {}
+
+    def _add(self, name: bytes, value: bytes) -> None:
+        size = len(name) + len(value) + _ENTRY_OVERHEAD
+        entries = self._entries
+        entries.insert(0, (name, value))
+        self._size += size
+        while self._size > self._max_size:
+            old_name, old_value = entries.pop()
+            self._size -= len(old_name) + len(old_value) + _ENTRY_OVERHEAD
+
+    def _resize(self, size: int) -> None:
+        if size > self._settings_size:
+            raise HPACKError(
+                f"dynamic table size update to {size} exceeds the advertised {self._settings_size}"
+            )
+        self._max_size = size
+        entries = self._entries
+        while self._size > size:
+            old_name, old_value = entries.pop()
+            self._size -= len(old_name) + len(old_value) + _ENTRY_OVERHEAD
+
+    def _field(self, index: int) -> tuple[bytes, bytes]:
+        if 0 < index <= _STATIC_COUNT:
+            return _STATIC[index - 1]
+        dynamic = index - _STATIC_COUNT - 1
+        if index == 0 or dynamic >= len(self._entries):
+            raise HPACKError(f"header table index {index} does not exist")
+        return self._entries[dynamic]
+
+    def decode(self, block: bytes, max_list_size: int) -> list[tuple[bytes, bytes]]:
+        """The fields of one complete header block, in order.
+
+        ``max_list_size`` caps names + values + 32 per field (RFC 9113 §6.5.2).
+        """
+        fields: list[tuple[bytes, bytes]] = []
+        end = len(block)
+        pos = 0
+        list_size = 0
+        size_update_allowed = True
+        while pos < end:
+            byte = block[pos]
+            if byte & 0x80:  # indexed field (§6.1)
+                index = byte & 0x7F
+                pos += 1
+                if index == 0x7F:
+                    index, pos = _decode_integer_tail(block, pos, index)
+                field = self._field(index)
+            elif byte & 0x40:  # literal with incremental indexing (§6.2.1)
+                index = byte & 0x3F
+                pos += 1
+                if index == 0x3F:
+                    index, pos = _decode_integer_tail(block, pos, index)
+                if index:
+                    name = self._field(index)[0]
+                else:
+                    name, pos = self._string(block, pos, end)
+                value, pos = self._string(block, pos, end)
+                field = (name, value)
+                self._add(name, value)
+            elif byte & 0x20:  # dynamic table size update (§6.3)
+                if not size_update_allowed:
+                    raise HPACKError("dynamic table size update after the first field")
+                size = byte & 0x1F
+                pos += 1
+                if size == 0x1F:
+                    size, pos = _decode_integer_tail(block, pos, size)
+                self._resize(size)
+                continue
+            else:  # literal without indexing / never indexed (§6.2.2, §6.2.3)
+                index = byte & 0x0F
+                pos += 1
+                if index == 0x0F:
+                    index, pos = _decode_integer_tail(block, pos, index)
+                if index:
+                    name = self._field(index)[0]
+                else:
+                    name, pos = self._string(block, pos, end)
+                value, pos = self._string(block, pos, end)
+                field = (name, value)
+            size_update_allowed = False
+            list_size += len(field[0]) + len(field[1]) + _ENTRY_OVERHEAD
+            if list_size > max_list_size:
+                raise HeaderListTooLarge(f"the decoded header list exceeds {max_list_size} bytes")
+            fields.append(field)
+        return fields
+
+    def _string(self, block: bytes, pos: int, end: int) -> tuple[bytes, int]:
+        if pos >= end:
+            raise HPACKError("header block ends inside a field")
+        byte = block[pos]
+        length = byte & 0x7F
+        pos += 1
+        if length == 0x7F:
+            length, pos = _decode_integer_tail(block, pos, length)
+        stop = pos + length
+        if stop > end:
+            raise HPACKError("a string runs past the end of the header block")
+        raw = block[pos:stop]
+        if not byte & 0x80:
+            return raw, stop
+        cache = self._huffman
+        value = cache.get(raw)
+        if value is None:
+            try:
+                value = decode_huffman(raw)
+            except HPACKDecodingError as exc:
+                raise HPACKError(f"invalid Huffman-coded string: {exc}") from None
+            if length <= _HUFFMAN_CACHE_MAX_LEN:
+                if len(cache) >= _HUFFMAN_CACHE_ENTRIES:
+                    cache.clear()
+                cache[raw] = value
+        return value, stop
+
+
+def _decode_integer_tail(block: bytes, pos: int, value: int) -> tuple[int, int]:
+    """The continuation bytes of an integer whose prefix was all ones (RFC 7541 §5.1)."""
+    shift = 0
+    for _ in range(_MAX_INTEGER_BYTES):
+        if pos >= len(block):
+            raise HPACKError("header block ends inside an integer")
+        byte = block[pos]
+        pos += 1
+        value += (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+    raise HPACKError("an integer in the header block is too long")
