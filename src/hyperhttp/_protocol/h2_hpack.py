@@ -14,6 +14,11 @@ server answers with nearly the same fields, so:
 * The decoder keeps, next to the dynamic table, a bounded cache from Huffman-coded bytes to
   their decoded value: servers send the same ``server:``, ``content-type:`` and ``date:``
   literals again and again, and decoding Huffman in Python is the slow part of HPACK.
+* Servers also send the very same *block* again and again (nginx re-sends its response
+  fields as literals with incremental indexing on every response). A block that does not
+  refer to the dynamic table decodes to the same fields whatever the table holds, so the
+  decoder remembers such blocks with their fields and the entries they insert, and replays
+  the insertions: one dict lookup instead of a parse.
 
 Errors are :class:`HPACKError` (the caller answers with COMPRESSION_ERROR, RFC 9113 §4.3)
 and :class:`HeaderListTooLarge` (a decoded list above the caller's cap: an HPACK bomb).
@@ -47,6 +52,9 @@ NEVER_INDEXED: Final = frozenset({b"authorization", b"proxy-authorization", b"co
 # Decoded Huffman strings kept for reuse, and the longest one worth keeping.
 _HUFFMAN_CACHE_ENTRIES: Final = 512
 _HUFFMAN_CACHE_MAX_LEN: Final = 256
+# Whole header blocks remembered with what they decode to (see HPACKDecoder.decode).
+_BLOCK_CACHE_ENTRIES: Final = 256
+_BLOCK_CACHE_MAX_LEN: Final = 1024
 # An HPACK integer needs at most 5 continuation bytes for any value below 2^32; more is an
 # attack or garbage (and Python would happily build a huge int).
 _MAX_INTEGER_BYTES: Final = 5
@@ -176,7 +184,7 @@ class HPACKEncoder:
 class HPACKDecoder:
     """Decodes header blocks; one per connection."""
 
-    __slots__ = ("_entries", "_huffman", "_max_size", "_settings_size", "_size")
+    __slots__ = ("_blocks", "_entries", "_huffman", "_max_size", "_settings_size", "_size")
 
     def __init__(self, settings_size: int = DEFAULT_TABLE_SIZE) -> None:
         self._entries: list[tuple[bytes, bytes]] = []  # newest first
@@ -185,11 +193,18 @@ class HPACKDecoder:
         self._settings_size = settings_size
         self._max_size = settings_size
         self._huffman: dict[bytes, bytes] = {}
+        # block -> (fields, entries it inserts newest first, their total size, list size)
+        self._blocks: dict[
+            bytes, tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]], int, int]
+        ] = {}
 
     def _add(self, name: bytes, value: bytes) -> None:
-        size = len(name) + len(value) + _ENTRY_OVERHEAD
+        self._insert([(name, value)], len(name) + len(value) + _ENTRY_OVERHEAD)
+
+    def _insert(self, new_entries: list[tuple[bytes, bytes]], size: int) -> None:
+        """Add ``new_entries`` (newest first) whose sizes sum to ``size``; evict the oldest."""
         entries = self._entries
-        entries.insert(0, (name, value))
+        entries[0:0] = new_entries
         self._size += size
         while self._size > self._max_size:
             old_name, old_value = entries.pop()
@@ -215,11 +230,21 @@ class HPACKDecoder:
         return self._entries[dynamic]
 
     def decode(self, block: bytes, max_list_size: int) -> list[tuple[bytes, bytes]]:
-        """The fields of one complete header block, in order.
+        """The fields of one complete header block, in order (do not modify the list).
 
         ``max_list_size`` caps names + values + 32 per field (RFC 9113 §6.5.2).
         """
-        fields: list[tuple[bytes, bytes]] = []
+        cached = self._blocks.get(block)
+        if cached is not None and cached[3] <= max_list_size:
+            fields, inserted, inserted_size, _ = cached
+            if inserted:
+                self._insert(inserted, inserted_size)
+            return fields
+        fields = []
+        inserted = []
+        inserted_size = 0
+        # The block can be replayed later if it neither reads the dynamic table nor resizes it.
+        replayable = True
         end = len(block)
         pos = 0
         list_size = 0
@@ -232,6 +257,8 @@ class HPACKDecoder:
                 if index == 0x7F:
                     index, pos = _decode_integer_tail(block, pos, index)
                 field = self._field(index)
+                if index > _STATIC_COUNT:
+                    replayable = False
             elif byte & 0x40:  # literal with incremental indexing (§6.2.1)
                 index = byte & 0x3F
                 pos += 1
@@ -239,11 +266,15 @@ class HPACKDecoder:
                     index, pos = _decode_integer_tail(block, pos, index)
                 if index:
                     name = self._field(index)[0]
+                    if index > _STATIC_COUNT:
+                        replayable = False
                 else:
                     name, pos = self._string(block, pos, end)
                 value, pos = self._string(block, pos, end)
                 field = (name, value)
                 self._add(name, value)
+                inserted.insert(0, field)
+                inserted_size += len(name) + len(value) + _ENTRY_OVERHEAD
             elif byte & 0x20:  # dynamic table size update (§6.3)
                 if not size_update_allowed:
                     raise HPACKError("dynamic table size update after the first field")
@@ -252,6 +283,7 @@ class HPACKDecoder:
                 if size == 0x1F:
                     size, pos = _decode_integer_tail(block, pos, size)
                 self._resize(size)
+                replayable = False
                 continue
             else:  # literal without indexing / never indexed (§6.2.2, §6.2.3)
                 index = byte & 0x0F
@@ -260,6 +292,8 @@ class HPACKDecoder:
                     index, pos = _decode_integer_tail(block, pos, index)
                 if index:
                     name = self._field(index)[0]
+                    if index > _STATIC_COUNT:
+                        replayable = False
                 else:
                     name, pos = self._string(block, pos, end)
                 value, pos = self._string(block, pos, end)
@@ -269,6 +303,11 @@ class HPACKDecoder:
             if list_size > max_list_size:
                 raise HeaderListTooLarge(f"the decoded header list exceeds {max_list_size} bytes")
             fields.append(field)
+        if replayable and end <= _BLOCK_CACHE_MAX_LEN:
+            blocks = self._blocks
+            if len(blocks) >= _BLOCK_CACHE_ENTRIES:
+                blocks.clear()
+            blocks[block] = (fields, inserted, inserted_size, list_size)
         return fields
 
     def _string(self, block: bytes, pos: int, end: int) -> tuple[bytes, int]:
