@@ -9,8 +9,10 @@ server answers with nearly the same fields, so:
 
 * The encoder indexes every field it sends (except credentials, see :data:`NEVER_INDEXED`)
   and finds it again with one dict lookup: from the second request on, a field is one or
-  two bytes on the wire and costs one lookup to encode. Strings go out as plain literals
-  (Huffman would save ~20% of the bytes of the *first* request only).
+  two bytes on the wire. Strings go out as plain literals (Huffman would save ~20% of the
+  bytes of the *first* request only). A header list encoded without inserting anything
+  encodes to the same bytes for as long as nothing is inserted, so those blocks are
+  remembered by header list and table generation.
 * The decoder keeps, next to the dynamic table, a bounded cache from Huffman-coded bytes to
   their decoded value: servers send the same ``server:``, ``content-type:`` and ``date:``
   literals again and again, and decoding Huffman in Python is the slow part of HPACK.
@@ -52,6 +54,9 @@ NEVER_INDEXED: Final = frozenset({b"authorization", b"proxy-authorization", b"co
 # Decoded Huffman strings kept for reuse, and the longest one worth keeping.
 _HUFFMAN_CACHE_ENTRIES: Final = 512
 _HUFFMAN_CACHE_MAX_LEN: Final = 256
+# Encoded blocks remembered per header list, for lists of at most this many fields.
+_ENCODER_BLOCK_ENTRIES: Final = 256
+_ENCODER_BLOCK_MAX_FIELDS: Final = 64
 # Whole header blocks remembered with what they decode to (see HPACKDecoder.decode).
 _BLOCK_CACHE_ENTRIES: Final = 256
 _BLOCK_CACHE_MAX_LEN: Final = 1024
@@ -92,6 +97,9 @@ def _encode_integer(value: int, prefix_bits: int, first: int) -> bytes:
     return bytes(out)
 
 
+_INDEXED: Final = tuple(bytes((0x80 | index,)) for index in range(0x7F))
+
+
 def _literal(value: bytes) -> bytes:
     return _encode_integer(len(value), 7, 0) + value
 
@@ -99,7 +107,16 @@ def _literal(value: bytes) -> bytes:
 class HPACKEncoder:
     """Encodes header lists; one per connection (its dynamic table is connection state)."""
 
-    __slots__ = ("_entries", "_full", "_inserted", "_max_size", "_names", "_pending", "_size")
+    __slots__ = (
+        "_blocks",
+        "_entries",
+        "_full",
+        "_inserted",
+        "_max_size",
+        "_names",
+        "_pending",
+        "_size",
+    )
 
     def __init__(self) -> None:
         # Newest first: (name, value, insertion number).
@@ -110,6 +127,8 @@ class HPACKEncoder:
         self._size = 0
         self._max_size = min(DEFAULT_TABLE_SIZE, ENCODER_TABLE_SIZE)
         self._pending: int | None = None
+        # header list -> its block, valid while ``_inserted`` is unchanged
+        self._blocks: dict[tuple[tuple[bytes, bytes], ...], tuple[bytes, int]] = {}
 
     def set_peer_table_size(self, peer_size: int) -> None:
         """The peer's SETTINGS_HEADER_TABLE_SIZE changed: use at most that much."""
@@ -119,6 +138,7 @@ class HPACKEncoder:
             # RFC 7541 §6.3: announced at the start of the next header block.
             self._pending = size if self._pending is None else min(self._pending, size)
             self._evict()
+            self._blocks.clear()  # they may name evicted entries
 
     def _evict(self) -> None:
         entries = self._entries
@@ -132,25 +152,39 @@ class HPACKEncoder:
 
     def encode(self, fields: list[tuple[bytes, bytes]]) -> bytes:
         """One header block for ``fields`` (names already lowercase and validated)."""
+        key = tuple(fields)
+        cached = self._blocks.get(key)
+        if cached is not None and cached[1] == self._inserted and self._pending is None:
+            return cached[0]
         out: list[bytes] = []
+        resized = self._pending is not None
         if self._pending is not None:
             out.append(_encode_integer(self._pending, 5, 0x20))
             if self._pending != self._max_size:
                 out.append(_encode_integer(self._max_size, 5, 0x20))
             self._pending = None
+        inserted_before = self._inserted
         full = self._full
         for field in fields:
             index = _STATIC_FULL.get(field)
-            if index is not None:
-                out.append(_encode_integer(index, 7, 0x80))
-                continue
-            number = full.get(field)
-            if number is not None:
+            if index is None:
+                number = full.get(field)
+                if number is None:
+                    out.append(self._encode_literal(field))
+                    continue
                 index = _STATIC_COUNT + 1 + self._inserted - number
-                out.append(_encode_integer(index, 7, 0x80))
-                continue
-            out.append(self._encode_literal(field))
-        return b"".join(out)
+            out.append(_INDEXED[index] if index < 0x7F else _encode_integer(index, 7, 0x80))
+        block = b"".join(out)
+        if (
+            not resized
+            and self._inserted == inserted_before
+            and len(key) <= _ENCODER_BLOCK_MAX_FIELDS
+        ):
+            blocks = self._blocks
+            if len(blocks) >= _ENCODER_BLOCK_ENTRIES:
+                blocks.clear()
+            blocks[key] = (block, self._inserted)
+        return block
 
     def _encode_literal(self, field: tuple[bytes, bytes]) -> bytes:
         name, value = field
