@@ -14,8 +14,9 @@ import h2.events
 import h2.settings
 import pytest
 
-from hyperhttp import Client, Limits, Timeout
+from hyperhttp import Client, HTTPTransport, Limits, Timeout
 from hyperhttp._exceptions import (
+    ReadError,
     ReadTimeout,
     RemoteProtocolError,
     TransportError,
@@ -620,3 +621,90 @@ async def test_read_timeout_between_body_frames(h2peer: PeerFactory) -> None:
     async with client(timeout=Timeout(5.0, read=0.3)) as c:
         with pytest.raises(ReadTimeout):
             await c.get(server.url)
+
+
+# -- PING health checks ------------------------------------------------------------------------
+
+
+def pinging_client(interval: float | None, **kwargs: object) -> Client:
+    transport = HTTPTransport(http2="prior-knowledge", http2_ping_interval=interval)
+    kwargs.setdefault("timeout", Timeout(5.0, read=None))
+    return Client(transport=transport, **kwargs)  # type: ignore[arg-type]
+
+
+def pings(peer: H2Peer) -> int:
+    return sum(isinstance(e, h2.events.PingReceived) for e in peer.events)
+
+
+async def test_a_dead_connection_fails_its_streams_instead_of_hanging(
+    h2peer: PeerFactory,
+) -> None:
+    # The server takes the request, then goes silent: nothing it would send (the response,
+    # PING acknowledgements) ever leaves. With no read timeout only the PING can tell.
+    async def script(peer: H2Peer) -> None:
+        await peer.full_request()
+        peer.hold = True
+        await asyncio.sleep(10)
+
+    server = await h2peer(script)
+    async with pinging_client(0.2) as c:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(ReadError, match="PING") as info:
+            await asyncio.wait_for(c.get(server.url), 5)
+        assert 0.3 <= loop.time() - started < 2.0  # one interval of silence, one to answer
+        assert info.value.request is not None
+        assert c.get_pool_stats()["open"] == 0
+    assert pings(server.peers[0]) >= 1
+
+
+async def test_a_slow_but_live_server_is_pinged_and_kept(h2peer: PeerFactory) -> None:
+    async def script(peer: H2Peer) -> None:
+        request = await peer.full_request()
+        await asyncio.sleep(0.8)  # four intervals; every PING is answered meanwhile
+        peer.respond(request.stream_id, 200, b"late")
+        await asyncio.sleep(10)
+
+    server = await h2peer(script)
+    async with pinging_client(0.2) as c:
+        r = await asyncio.wait_for(c.get(server.url), 5)
+        assert r.content == b"late"
+    assert pings(server.peers[0]) >= 2
+
+
+async def test_reuse_after_silence_sends_a_ping_with_the_request(h2peer: PeerFactory) -> None:
+    served: list[int] = []
+
+    async def script(peer: H2Peer) -> None:
+        while True:
+            request = await peer.full_request(timeout=30)
+            served.append(pings(peer))
+            peer.respond(request.stream_id, 200, b"ok")
+
+    server = await h2peer(script)
+    async with pinging_client(0.2) as c:
+        await c.get(server.url)
+        await c.get(server.url)
+        await asyncio.sleep(0.3)  # idle for longer than the interval
+        await c.get(server.url)
+    # No PING while the connection was talking; one went out with the request after idling.
+    assert served[:2] == [0, 0]
+    assert served[2] == 1
+
+
+async def test_pings_can_be_turned_off(h2peer: PeerFactory) -> None:
+    async def script(peer: H2Peer) -> None:
+        request = await peer.full_request()
+        await asyncio.sleep(0.3)
+        peer.respond(request.stream_id, 200, b"ok")
+        await asyncio.sleep(10)
+
+    server = await h2peer(script)
+    async with pinging_client(None) as c:
+        assert (await c.get(server.url)).content == b"ok"
+    assert pings(server.peers[0]) == 0
+
+
+def test_ping_interval_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="http2_ping_interval"):
+        HTTPTransport(http2_ping_interval=0)

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from ._pool import ConnectionPool, Origin
 
 __all__ = [
+    "DEFAULT_PING_INTERVAL",
     "INITIAL_MAX_STREAMS",
     "MAX_STREAMS_CEILING",
     "STREAM_BUFFER_HIGH",
@@ -63,6 +64,13 @@ __all__ = [
 # Streams we open before the server's first SETTINGS tell us its limit (RFC 9113 §5.1.2
 # recommends servers allow at least 100; hypercorn enforces its limit from the start).
 INITIAL_MAX_STREAMS: Final = 100
+# Seconds of silence from the server after which a connection with work on it is sent a
+# PING, and the further seconds it has to answer before it is declared dead. Longer than
+# the default read timeout (5 s) so that in the default setup a stream times out first, and
+# short enough that a connection lost without FIN (NAT expiry, a vanished host) is found
+# within half a minute even by requests with no read timeout. Go's transport has the same
+# two knobs (ReadIdleTimeout, PingTimeout).
+DEFAULT_PING_INTERVAL: Final = 10.0
 # Never more concurrent streams than this on one connection, whatever the server allows.
 MAX_STREAMS_CEILING: Final = 1000
 # A stream holding this many unread body bytes gets no more receive credit until its reader
@@ -155,7 +163,9 @@ class HTTP2Connection(ClosingMixin, asyncio.Protocol):
     # The stale-connection retry of HTTP/1.1 does not apply: h2 says which streams are safe.
     received_response_bytes: Final = True
 
-    def __init__(self, pool: ConnectionPool, origin: Origin) -> None:
+    def __init__(
+        self, pool: ConnectionPool, origin: Origin, ping_interval: float | None = None
+    ) -> None:
         self.origin = origin
         self._pool = pool
         self._loop = asyncio.get_running_loop()
@@ -180,6 +190,13 @@ class HTTP2Connection(ClosingMixin, asyncio.Protocol):
         self._write_paused = False
         self._flush_scheduled = False
         self._drain_waiters: list[asyncio.Future[None]] = []
+        # Health checks (see DEFAULT_PING_INTERVAL): when anything last arrived, when the
+        # PING still unanswered was sent, the timer that looks again.
+        self._ping_interval = ping_interval
+        self._last_received = self.idle_since
+        self._ping_sent_at: float | None = None
+        self._ping_count = 0
+        self._health_timer: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
 
@@ -195,6 +212,7 @@ class HTTP2Connection(ClosingMixin, asyncio.Protocol):
             self._fail(exc)
             return
         now = self._loop.time()
+        self._last_received = now
         streams = self._streams
         for event in events:
             kind = type(event)
@@ -269,6 +287,9 @@ class HTTP2Connection(ClosingMixin, asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._health_timer is not None:
+            self._health_timer.cancel()
+            self._health_timer = None
         if self._lost_future is not None:
             settle(self._lost_future)
         if self._settings_future is not None:
@@ -328,6 +349,9 @@ class HTTP2Connection(ClosingMixin, asyncio.Protocol):
 
     def _close(self) -> None:
         self.is_closed = True
+        if self._health_timer is not None:
+            self._health_timer.cancel()
+            self._health_timer = None
         transport = self._transport
         if transport is not None and not transport.is_closing():
             self._proto.close()
@@ -379,6 +403,8 @@ class HTTP2Connection(ClosingMixin, asyncio.Protocol):
         # send_headers anyway.
         if len(self._streams) >= self.max_streams:
             raise StreamRetryable("the server lowered its concurrent stream limit")
+        if self._ping_interval is not None and self._health_timer is None:
+            self._check_health()
         body = request.stream
         in_memory = b"" if body is None else body.read_bytes()
         end_stream = in_memory == b""
@@ -692,6 +718,41 @@ class HTTP2Connection(ClosingMixin, asyncio.Protocol):
                 stream.wake()
                 self._release_stream(stream, notify=False)
         self._pool.connection_going_away(self)
+
+    # -- health checks ------------------------------------------------------------------------
+
+    def _check_health(self) -> None:
+        """PING a connection silent for an interval; close it if a PING went unanswered.
+
+        Runs when a request starts on a connection with no check pending, then from a timer
+        for as long as streams are open.
+        """
+        self._health_timer = None
+        interval = self._ping_interval
+        if interval is None or self.is_closed:
+            return
+        now = self._loop.time()
+        sent_at = self._ping_sent_at
+        if sent_at is not None:
+            if self._last_received >= sent_at:
+                self._ping_sent_at = sent_at = None  # anything at all proves it alive
+            elif now - sent_at >= interval:
+                self._flush()
+                self._fail(
+                    ReadError(
+                        f"the HTTP/2 connection is dead: the server sent nothing, not even "
+                        f"a PING acknowledgement, for {now - self._last_received:.1f} s"
+                    )
+                )
+                return
+        if sent_at is None and now - self._last_received >= interval:
+            self._ping_count += 1
+            self._proto.ping(self._ping_count.to_bytes(8, "big"))
+            self._flush_soon()
+            self._ping_sent_at = sent_at = now
+        if self._streams or self.reserved:
+            due = sent_at + interval if sent_at is not None else self._last_received + interval
+            self._health_timer = self._loop.call_at(max(due, now), self._check_health)
 
     def _fail(self, error: HyperHTTPError) -> None:
         self._error = error

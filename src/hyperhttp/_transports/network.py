@@ -30,7 +30,7 @@ from .._exceptions import (
 from .._models import Request, Response
 from ._errors import map_connect_error
 from ._h1_connection import HTTP11Connection, wait_with_timeout
-from ._h2_connection import HTTP2Connection, StreamRetryable
+from ._h2_connection import DEFAULT_PING_INTERVAL, HTTP2Connection, StreamRetryable
 from ._pool import ConnectionPool, Origin
 from ._tls import CertTypes, VerifyTypes, create_ssl_context
 from .base import AsyncTransport
@@ -67,6 +67,12 @@ class HTTPTransport(AsyncTransport):
     A request an HTTP/2 server reports as unprocessed (GOAWAY above its stream id, or
     REFUSED_STREAM) is resent on another connection whatever its method, if its body can be
     replayed (RFC 9113 §8.7).
+
+    ``http2_ping_interval``: an HTTP/2 connection from which nothing has arrived for this
+    many seconds is sent a PING when it carries open streams or is about to carry a new
+    one; if nothing arrives within another interval, the connection is dead and closed,
+    failing its streams with :class:`ReadError` rather than leaving them to hang (a read
+    timeout of ``None`` included). ``None`` turns this off.
     """
 
     def __init__(
@@ -80,11 +86,15 @@ class HTTPTransport(AsyncTransport):
         happy_eyeballs_delay: float | None = DEFAULT_HAPPY_EYEBALLS_DELAY,
         default_timeout: Timeout = DEFAULT_TIMEOUT,
         http2: HTTP2Option = True,
+        http2_ping_interval: float | None = DEFAULT_PING_INTERVAL,
     ) -> None:
         if http2 not in (True, False, "prior-knowledge"):
             raise ValueError('http2 must be True, False or "prior-knowledge"')
         self._http2 = http2 is not False
         self._h2c = http2 == "prior-knowledge"
+        if http2_ping_interval is not None and not http2_ping_interval > 0:
+            raise ValueError("http2_ping_interval must be a positive number of seconds or None")
+        self._ping_interval = http2_ping_interval
         self._alpn: tuple[str, ...] = ("h2", "http/1.1") if self._http2 else ("http/1.1",)
         self._verify = verify
         self._cert = cert
@@ -152,10 +162,14 @@ class HTTPTransport(AsyncTransport):
         scheme, host, port = origin
         loop = asyncio.get_running_loop()
         ssl_context = self.ssl_context if scheme == "https" else None
-        selector = _ProtocolSelector(pool, origin, self._http2 and ssl_context is not None)
+        selector = _ProtocolSelector(
+            pool, origin, self._http2 and ssl_context is not None, self._ping_interval
+        )
         if ssl_context is None:
             selector.conn = (
-                HTTP2Connection(pool, origin) if self._h2c else HTTP11Connection(pool, origin)
+                HTTP2Connection(pool, origin, self._ping_interval)
+                if self._h2c
+                else HTTP11Connection(pool, origin)
             )
         # The pool owns the slot until the connection is handed back to it: a connection
         # lost while being set up (or a cancelled connect) must not release it a second time.
@@ -211,10 +225,13 @@ class _ProtocolSelector(asyncio.Protocol):
     to the chosen connection with ``set_protocol`` before any application byte is read.
     """
 
-    def __init__(self, pool: ConnectionPool, origin: Origin, offer_h2: bool) -> None:
+    def __init__(
+        self, pool: ConnectionPool, origin: Origin, offer_h2: bool, ping_interval: float | None
+    ) -> None:
         self._pool = pool
         self._origin = origin
         self._offer_h2 = offer_h2
+        self._ping_interval = ping_interval
         self.conn: Connection | None = None
 
     def protocol(self) -> asyncio.BaseProtocol:
@@ -228,7 +245,7 @@ class _ProtocolSelector(asyncio.Protocol):
                 selected = ssl_object.selected_alpn_protocol()
         conn: Connection
         if selected == "h2":
-            conn = HTTP2Connection(self._pool, self._origin)
+            conn = HTTP2Connection(self._pool, self._origin, self._ping_interval)
         else:
             conn = HTTP11Connection(self._pool, self._origin)
         conn.slot_released = True  # until _connect hands it to the pool
