@@ -55,6 +55,7 @@ from .h2_hpack import HeaderListTooLarge, HPACKDecoder, HPACKEncoder, HPACKError
 __all__ = [
     "CANCEL",
     "CONNECTION_WINDOW",
+    "ENHANCE_YOUR_CALM",
     "MAX_CONTINUATION_FRAMES",
     "MAX_HEADER_LIST_SIZE",
     "MAX_INBOUND_FRAME_SIZE",
@@ -100,15 +101,17 @@ _LAST_STREAM_ID: Final = 2**31 - 1
 CANCEL: Final = fr.CANCEL
 REFUSED_STREAM: Final = fr.REFUSED_STREAM
 NO_ERROR: Final = fr.NO_ERROR
+ENHANCE_YOUR_CALM: Final = fr.ENHANCE_YOUR_CALM
 
 _NO_BODY_STATUSES: Final = frozenset({b"204", b"304"})
 # RFC 9113 §8.2.2: connection-specific fields make a message malformed.
 _CONNECTION_FIELDS: Final = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
 )
-# RFC 9113 §8.2.1: names are lowercase visible ASCII (no 0x00-0x20, A-Z, 0x7f-0xff) and
-# values have no NUL, CR or LF and no leading or trailing whitespace.
-_BAD_NAME = re.compile(rb"[^\x21-\x40\x5b-\x7e]")
+# RFC 9113 §8.2.1: names are lowercase visible ASCII (no 0x00-0x20, A-Z, 0x7f-0xff) without
+# a colon (pseudo-headers are checked apart), and values have no NUL, CR or LF and no
+# leading or trailing whitespace.
+_BAD_NAME = re.compile(rb"[^\x21-\x39\x3b-\x40\x5b-\x7e]")
 _BAD_VALUE = re.compile(rb"[\x00\r\n]|\A[ \t]|[ \t]\Z")
 _FRAME_HEADER = fr.FRAME_HEADER
 
@@ -353,6 +356,9 @@ class H2ClientProtocol:
             while end - pos >= 9:
                 high, low, kind, flags, stream_id = unpack(data, pos)
                 length = (high << 16) | low
+                if not self._got_settings and (kind != fr.SETTINGS or flags & fr.FLAG_ACK):
+                    # Checked first: an HTTP/1.1 answer looks like a huge frame header.
+                    raise _ConnectionError(fr.PROTOCOL_ERROR, "the server preface is not SETTINGS")
                 if length > MAX_INBOUND_FRAME_SIZE:
                     raise _ConnectionError(
                         fr.FRAME_SIZE_ERROR,
@@ -381,8 +387,6 @@ class H2ClientProtocol:
     def _frame(self, kind: int, flags: int, stream_id: int, payload: bytes) -> None:
         if self._block_stream and kind != fr.CONTINUATION:
             raise _ConnectionError(fr.PROTOCOL_ERROR, "a frame interrupted a header block")
-        if not self._got_settings and (kind != fr.SETTINGS or flags & fr.FLAG_ACK):
-            raise _ConnectionError(fr.PROTOCOL_ERROR, "the server preface is not SETTINGS")
         if kind == fr.DATA:
             self._on_data(flags, stream_id, payload)
         elif kind == fr.HEADERS:

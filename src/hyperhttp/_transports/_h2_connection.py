@@ -56,6 +56,7 @@ __all__ = [
     "DEFAULT_PING_INTERVAL",
     "INITIAL_MAX_STREAMS",
     "MAX_STREAMS_CEILING",
+    "MAX_WRITE_BACKLOG",
     "STREAM_BUFFER_HIGH",
     "HTTP2Connection",
     "StreamRetryable",
@@ -71,6 +72,11 @@ INITIAL_MAX_STREAMS: Final = 100
 # within half a minute even by requests with no read timeout. Go's transport has the same
 # two knobs (ReadIdleTimeout, PingTimeout).
 DEFAULT_PING_INTERVAL: Final = 10.0
+# Bytes we may hold unsent while the server keeps sending: what it makes us answer (PING
+# and SETTINGS acknowledgements, resets) while it does not read is bounded by this
+# (CVE-2019-9512/9515/9517); past it the connection ends with GOAWAY(ENHANCE_YOUR_CALM).
+# Request bodies never get near it: a sender waits for the buffer to drain below 64 KiB.
+MAX_WRITE_BACKLOG: Final = 1024 * 1024
 # Never more concurrent streams than this on one connection, whatever the server allows.
 MAX_STREAMS_CEILING: Final = 1000
 # A stream holding this many unread body bytes gets no more receive credit until its reader
@@ -279,6 +285,21 @@ class HTTP2Connection(ClosingMixin, asyncio.Protocol):
         if self._conn_unacked >= _CONN_CREDIT_AT:
             self._proto.credit(0, self._conn_unacked)
             self._conn_unacked = 0
+        transport = self._transport
+        if (
+            self._write_paused
+            and transport is not None
+            and transport.get_write_buffer_size() > MAX_WRITE_BACKLOG
+        ):
+            self._proto.close(h2p.ENHANCE_YOUR_CALM)
+            self._flush()
+            self._fail(
+                RemoteProtocolError(
+                    "the server kept sending while not reading our replies "
+                    f"(over {MAX_WRITE_BACKLOG} bytes unsent): connection closed"
+                )
+            )
+            return
         self._flush_soon()
         if self.goaway_last_stream_id is not None and not self._streams:
             self._close()
