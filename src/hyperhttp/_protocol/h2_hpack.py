@@ -294,18 +294,9 @@ class HPACKDecoder:
                 if index > _STATIC_COUNT:
                     replayable = False
             elif byte & 0x40:  # literal with incremental indexing (§6.2.1)
-                index = byte & 0x3F
-                pos += 1
-                if index == 0x3F:
-                    index, pos = _decode_integer_tail(block, pos, index)
-                if index:
-                    name = self._field(index)[0]
-                    if index > _STATIC_COUNT:
-                        replayable = False
-                else:
-                    name, pos = self._string(block, pos, end)
-                value, pos = self._string(block, pos, end)
-                field = (name, value)
+                field, pos, reads_table = self._literal(block, pos, end, 0x3F)
+                replayable = replayable and not reads_table
+                name, value = field
                 self._add(name, value)
                 inserted.insert(0, field)
                 inserted_size += len(name) + len(value) + _ENTRY_OVERHEAD
@@ -320,18 +311,8 @@ class HPACKDecoder:
                 replayable = False
                 continue
             else:  # literal without indexing / never indexed (§6.2.2, §6.2.3)
-                index = byte & 0x0F
-                pos += 1
-                if index == 0x0F:
-                    index, pos = _decode_integer_tail(block, pos, index)
-                if index:
-                    name = self._field(index)[0]
-                    if index > _STATIC_COUNT:
-                        replayable = False
-                else:
-                    name, pos = self._string(block, pos, end)
-                value, pos = self._string(block, pos, end)
-                field = (name, value)
+                field, pos, reads_table = self._literal(block, pos, end, 0x0F)
+                replayable = replayable and not reads_table
             size_update_allowed = False
             list_size += len(field[0]) + len(field[1]) + _ENTRY_OVERHEAD
             if list_size > max_list_size:
@@ -343,6 +324,22 @@ class HPACKDecoder:
                 blocks.clear()
             blocks[block] = (fields, inserted, inserted_size, list_size)
         return fields
+
+    def _literal(
+        self, block: bytes, pos: int, end: int, prefix_mask: int
+    ) -> tuple[tuple[bytes, bytes], int, bool]:
+        """A literal field at ``pos`` whose name index has ``prefix_mask`` bits; the field,
+        the position after it, and whether its name came from the dynamic table."""
+        index = block[pos] & prefix_mask
+        pos += 1
+        if index == prefix_mask:
+            index, pos = _decode_integer_tail(block, pos, index)
+        if index:
+            name = self._field(index)[0]
+        else:
+            name, pos = self._string(block, pos, end)
+        value, pos = self._string(block, pos, end)
+        return (name, value), pos, index > _STATIC_COUNT
 
     def _string(self, block: bytes, pos: int, end: int) -> tuple[bytes, int]:
         if pos >= end:

@@ -46,6 +46,7 @@ from .._exceptions import (
 from .._headers import Headers
 from .._models import Request, Response, ResponseStream
 from .._protocol import h2_client as h2p
+from .._protocol.h2_frames import error_name
 from .._status import reason_phrase_for
 from ._closing import ClosingMixin, settle
 
@@ -89,22 +90,6 @@ _CONN_CREDIT_AT: Final = h2p.CONNECTION_WINDOW // 4
 _DROPPED_FIELDS: Final = frozenset(
     {b"host", b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
 )
-_ERROR_NAMES: Final = {
-    0x0: "NO_ERROR",
-    0x1: "PROTOCOL_ERROR",
-    0x2: "INTERNAL_ERROR",
-    0x3: "FLOW_CONTROL_ERROR",
-    0x4: "SETTINGS_TIMEOUT",
-    0x5: "STREAM_CLOSED",
-    0x6: "FRAME_SIZE_ERROR",
-    0x7: "REFUSED_STREAM",
-    0x8: "CANCEL",
-    0x9: "COMPRESSION_ERROR",
-    0xA: "CONNECT_ERROR",
-    0xB: "ENHANCE_YOUR_CALM",
-    0xC: "INADEQUATE_SECURITY",
-    0xD: "HTTP_1_1_REQUIRED",
-}
 
 
 class StreamRetryable(RemoteProtocolError):
@@ -114,10 +99,6 @@ class StreamRetryable(RemoteProtocolError):
 
 class _StopSending(Exception):
     """The server finished the response before the request body was sent whole."""
-
-
-def _error_name(code: int) -> str:
-    return _ERROR_NAMES.get(code, f"0x{code:x}")
 
 
 class _Stream:
@@ -698,12 +679,12 @@ class HTTP2Connection(ClosingMixin, asyncio.Protocol):
         elif code == h2p.REFUSED_STREAM and event.remote:
             stream.error = StreamRetryable("the server refused the stream (REFUSED_STREAM)")
         elif event.remote:
-            stream.error = RemoteProtocolError(f"the server reset the stream ({_error_name(code)})")
+            stream.error = RemoteProtocolError(f"the server reset the stream ({error_name(code)})")
         else:
             detail = f": {event.reason}" if event.reason else ""
             stream.error = RemoteProtocolError(
                 f"the stream was reset after a protocol error from the server "
-                f"({_error_name(code)}){detail}"
+                f"({error_name(code)}){detail}"
             )
         stream.wake()
         self._release_stream(stream)
@@ -734,7 +715,7 @@ class HTTP2Connection(ClosingMixin, asyncio.Protocol):
             if stream.stream_id > last:
                 stream.error = StreamRetryable(
                     "the server is closing the connection and did not process this request "
-                    f"(GOAWAY, {_error_name(event.error_code)})"
+                    f"(GOAWAY, {error_name(event.error_code)})"
                 )
                 stream.wake()
                 self._release_stream(stream, notify=False)
