@@ -14,12 +14,15 @@ $(STAMP): pyproject.toml compat/pytest-httpserver/pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e compat/pytest-httpserver
 	touch $(STAMP)
 
-# Debian packages some tests use as independent peers (nghttpd: an HTTP/2 server). Installed
-# only when missing and apt-get exists; otherwise those tests skip and say why.
+# Debian packages some tests use as independent peers: nghttpd (an HTTP/2 server), nghttp
+# and h2load (HTTP/2 clients), curl. Installed only when missing and apt-get exists;
+# otherwise those tests skip and say why.
 system-deps:
-	@command -v nghttpd >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || \
-	  (apt-get update -qq && apt-get install -y -qq nghttp2-server >/dev/null) || \
-	  echo "nghttpd could not be installed: its HTTP/2 interop tests will skip"
+	@command -v nghttpd >/dev/null 2>&1 && command -v h2load >/dev/null 2>&1 && \
+	  command -v curl >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq nghttp2-server nghttp2-client curl \
+	    >/dev/null) || \
+	  echo "nghttp2/curl could not be installed: their HTTP/2 interop tests will skip"
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
