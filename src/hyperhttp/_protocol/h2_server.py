@@ -21,6 +21,11 @@ What it adds to h2, and why (rows H2-05 ... H2-09 of the reliability checklist):
   in SETTINGS and enforced by the decoder from the first frame); a header block is at most
   :data:`MAX_CONTINUATION_FRAMES` CONTINUATION frames (h2's cap: a CONTINUATION flood is a
   connection error, memory stays bounded).
+* HPACK decoding failures (a dynamic table size update above our
+  SETTINGS_HEADER_TABLE_SIZE, an index past the table, bad Huffman, a truncated integer)
+  end the connection with ``GOAWAY(COMPRESSION_ERROR)`` as RFC 9113 §4.3 requires; h2 alone
+  would report PROTOCOL_ERROR (it wraps hpack's error), so our decoder re-raises them as a
+  protocol error carrying COMPRESSION_ERROR, which h2 then puts in its GOAWAY.
 * Receive windows are credited explicitly with :meth:`H2ServerProtocol.credit` (never
   ``acknowledge_received_data``), so the caller decides when consumed data is credited.
 """
@@ -102,6 +107,30 @@ SETTING_NAMES: Final = frozenset(_SETTING_NAMES)
 _HOP_BY_HOP: Final = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
 )
+
+
+class _CompressionError(h2.exceptions.ProtocolError):
+    """An HPACK block we could not decode: a connection error COMPRESSION_ERROR (§4.3)."""
+
+    error_code = h2.errors.ErrorCodes.COMPRESSION_ERROR
+
+
+class _Decoder(hpack.Decoder):
+    """hpack's decoder, with decoding failures raised as :class:`_CompressionError`.
+
+    h2 turns any ``HPACKError`` from ``decode`` into PROTOCOL_ERROR; raising an h2
+    ``ProtocolError`` subclass instead passes through its wrapper unchanged, so h2 sends
+    GOAWAY with our code. An oversized header list (HPACK bomb) is left to h2, which answers
+    ENHANCE_YOUR_CALM.
+    """
+
+    def decode(self, data: bytes, raw: bool = False) -> Iterable[hpack.HeaderTuple]:
+        try:
+            return super().decode(data, raw=raw)
+        except hpack.OversizedHeaderListError:
+            raise
+        except (hpack.HPACKError, IndexError, TypeError, UnicodeDecodeError) as exc:
+            raise _CompressionError(f"HPACK decoding failed: {exc}") from exc
 
 
 # -- events --------------------------------------------------------------------------------------
@@ -241,6 +270,7 @@ class H2ServerProtocol:
                 h2.settings.SettingCodes.ENABLE_PUSH: 0,
             },
         )
+        conn.decoder = _Decoder()
         # enforced from the first header block, before the client acknowledges our SETTINGS
         conn.decoder.max_header_list_size = max_header_list_size
         self._conn = conn
