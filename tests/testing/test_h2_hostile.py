@@ -7,13 +7,11 @@ server's GOAWAY (or a deadline), with the limit and the limit + 1.
 from __future__ import annotations
 
 import asyncio
-import socket
 import struct
 import threading
 import time
 from collections.abc import Iterator
 
-import hpack
 import pytest
 from hyperframe.frame import (
     ContinuationFrame,
@@ -32,68 +30,18 @@ from hyperhttp._protocol.h2_server import (
     ENHANCE_YOUR_CALM,
     MAX_CONTINUATION_FRAMES,
     MAX_HEADER_LIST_SIZE,
-    PREFACE,
     PROTOCOL_ERROR,
     REFUSED_STREAM,
     RESET_BURST,
 )
 from hyperhttp.testing import HTTPServer, ServerLimits
 
+from .h2peer import RawPeer
+
 COMPRESSION_ERROR = 0x9
 #: Frames sent past a default bucket's burst: it refills while the server works (33 or 100
 #: tokens per second), so "burst + 1" is only exact with a near-zero rate.
 _REFILL_MARGIN = 500
-
-
-class RawPeer:
-    """A scripted HTTP/2 client on a blocking socket."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.encoder = hpack.Encoder()
-        self.buffer = b""
-        self.frames: list[Frame] = []
-        self.sock.sendall(PREFACE + SettingsFrame(0).serialize())
-
-    def send(self, *frames: Frame) -> None:
-        self.sock.sendall(b"".join(f.serialize() for f in frames))
-
-    def headers(self, stream_id: int, path: str = "/", *, end_stream: bool = True) -> HeadersFrame:
-        block = self.encoder.encode(
-            [(":method", "GET"), (":scheme", "http"), (":authority", "x"), (":path", path)]
-        )
-        flags = {"END_HEADERS"} | ({"END_STREAM"} if end_stream else set())
-        return HeadersFrame(stream_id, block, flags=flags)
-
-    def read_until(self, predicate: type[Frame], timeout: float = 5.0) -> Frame | None:
-        """Read frames until one of type ``predicate`` (returned), EOF or the deadline."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            while len(self.buffer) >= 9:
-                length = int.from_bytes(self.buffer[:3], "big")
-                if len(self.buffer) < 9 + length:
-                    break
-                frame, _ = Frame.parse_frame_header(memoryview(self.buffer[:9]))
-                frame.parse_body(memoryview(self.buffer[9 : 9 + length]))
-                self.buffer = self.buffer[9 + length :]
-                self.frames.append(frame)
-                if isinstance(frame, predicate):
-                    return frame
-            try:
-                data = self.sock.recv(65536)
-            except (TimeoutError, ConnectionError):
-                return None
-            if not data:
-                return None
-            self.buffer += data
-        return None
-
-    def goaway(self) -> GoAwayFrame | None:
-        frame = self.read_until(GoAwayFrame)
-        return frame if isinstance(frame, GoAwayFrame) else None
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture

@@ -274,6 +274,7 @@ class H2ServerProtocol:
         # enforced from the first header block, before the client acknowledges our SETTINGS
         conn.decoder.max_header_list_size = max_header_list_size
         self._conn = conn
+        self._received = 0  # bytes fed so far: names the offset where a partial frame began
         self._resets = TokenBucket(reset_burst, reset_rate, clock)
         self._control = TokenBucket(control_frame_burst, control_frame_rate, clock)
         self.ended = False
@@ -289,6 +290,7 @@ class H2ServerProtocol:
         """Feed bytes from the client; returns what happened."""
         if self.ended:
             return []
+        self._received += len(data)
         try:
             raw = self._conn.receive_data(data)
         except h2.exceptions.ProtocolError as exc:  # h2 has queued GOAWAY with its code
@@ -381,6 +383,26 @@ class H2ServerProtocol:
         except h2.exceptions.H2Error:
             pass
         return ConnectionEnded(error_code, reason, False)
+
+    def pending_head(self) -> tuple[object, ...] | None:
+        """What the client has begun but not finished sending, other than request body.
+
+        The preface, a header block still waiting for CONTINUATION frames, or a partial frame
+        that is not DATA; None when nothing is pending (or only part of a DATA frame, which
+        the stream's body deadline covers). The key stays equal while the same thing stays
+        incomplete, so the caller can run one deadline per header block or frame.
+        """
+        buffer = self._conn.incoming_buffer
+        if buffer._preamble_len:
+            return ("preface",)
+        if buffer._headers_buffer:
+            return ("block", buffer._headers_buffer[0])  # the HEADERS frame object itself
+        pending = len(buffer._data)
+        if not pending:
+            return None
+        if pending >= 4 and buffer._data[3] == 0x0:  # frame type DATA
+            return None
+        return ("frame", self._received - pending)
 
     # -- sending -----------------------------------------------------------------------------
 
