@@ -44,6 +44,7 @@ import h2.exceptions
 import h2.frame_buffer
 import h2.settings
 import hpack
+import hyperframe.frame
 
 __all__ = [
     "CONNECTION_WINDOW",
@@ -91,6 +92,9 @@ INTERNAL_ERROR: Final = int(h2.errors.ErrorCodes.INTERNAL_ERROR)
 REFUSED_STREAM: Final = int(h2.errors.ErrorCodes.REFUSED_STREAM)
 CANCEL: Final = int(h2.errors.ErrorCodes.CANCEL)
 COMPRESSION_ERROR: Final = int(h2.errors.ErrorCodes.COMPRESSION_ERROR)
+FRAME_SIZE_ERROR: Final = int(h2.errors.ErrorCodes.FRAME_SIZE_ERROR)
+_SETTINGS_TYPE: Final = 0x4
+_ACK_FLAG: Final = 0x1
 ENHANCE_YOUR_CALM: Final = int(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
 
 _SETTING_NAMES: Final = {
@@ -274,6 +278,7 @@ class H2ServerProtocol:
         # enforced from the first header block, before the client acknowledges our SETTINGS
         conn.decoder.max_header_list_size = max_header_list_size
         self._conn = conn
+        self._extra = b""  # our own frames to send after h2's (a corrected GOAWAY)
         self._received = 0  # bytes fed so far: names the offset where a partial frame began
         self._resets = TokenBucket(reset_burst, reset_rate, clock)
         self._control = TokenBucket(control_frame_burst, control_frame_rate, clock)
@@ -295,7 +300,10 @@ class H2ServerProtocol:
             raw = self._conn.receive_data(data)
         except h2.exceptions.ProtocolError as exc:  # h2 has queued GOAWAY with its code
             self.ended = True
-            return [ConnectionEnded(int(exc.error_code), str(exc) or type(exc).__name__, False)]
+            code = int(exc.error_code)
+            if self._settings_ack_with_payload():
+                code = self._replace_goaway(FRAME_SIZE_ERROR)
+            return [ConnectionEnded(code, str(exc) or type(exc).__name__, False)]
         except hpack.HPACKError as exc:  # e.g. a table-size update above our setting
             return [self._end(COMPRESSION_ERROR, f"{type(exc).__name__}: {exc}")]
         except Exception as exc:  # hyperframe errors h2 does not wrap, to be safe
@@ -372,6 +380,28 @@ class H2ServerProtocol:
             headers,
             ev.stream_ended is not None,
         )
+
+    def _settings_ack_with_payload(self) -> bool:
+        """Is the frame h2 just refused a SETTINGS ACK with a payload? (It is still buffered.)
+
+        RFC 9113 §6.5 makes that a FRAME_SIZE_ERROR; h2 reports PROTOCOL_ERROR.
+        """
+        head = bytes(self._conn.incoming_buffer._data[:9])
+        return (
+            len(head) == 9
+            and head[3] == _SETTINGS_TYPE
+            and bool(head[4] & _ACK_FLAG)
+            and int.from_bytes(head[:3], "big") > 0
+        )
+
+    def _replace_goaway(self, error_code: int) -> int:
+        """Swap the GOAWAY h2 queued on a connection error for one with ``error_code``."""
+        self._conn.clear_outbound_data_buffer()  # the connection is over: nothing else goes
+        frame = hyperframe.frame.GoAwayFrame(
+            0, last_stream_id=self._conn.highest_inbound_stream_id, error_code=error_code
+        )
+        self._extra = frame.serialize()
+        return error_code
 
     def _end(self, error_code: int, reason: str) -> ConnectionEnded:
         """Send GOAWAY and stop: the connection is over."""
@@ -491,7 +521,10 @@ class H2ServerProtocol:
         return self._end(error_code, reason)
 
     def data_to_send(self) -> bytes:
+        """Bytes to write to the client now."""
         data: bytes = self._conn.data_to_send()
+        if self._extra:
+            data, self._extra = data + self._extra, b""
         return data
 
     @property
