@@ -21,6 +21,11 @@ What it adds to h2, and why (rows H2-05 ... H2-09 of the reliability checklist):
   in SETTINGS and enforced by the decoder from the first frame); a header block is at most
   :data:`MAX_CONTINUATION_FRAMES` CONTINUATION frames (h2's cap: a CONTINUATION flood is a
   connection error, memory stays bounded).
+* HPACK decoding failures (a dynamic table size update above our
+  SETTINGS_HEADER_TABLE_SIZE, an index past the table, bad Huffman, a truncated integer)
+  end the connection with ``GOAWAY(COMPRESSION_ERROR)`` as RFC 9113 §4.3 requires; h2 alone
+  would report PROTOCOL_ERROR (it wraps hpack's error), so our decoder re-raises them as a
+  protocol error carrying COMPRESSION_ERROR, which h2 then puts in its GOAWAY.
 * Receive windows are credited explicitly with :meth:`H2ServerProtocol.credit` (never
   ``acknowledge_received_data``), so the caller decides when consumed data is credited.
 """
@@ -39,6 +44,7 @@ import h2.exceptions
 import h2.frame_buffer
 import h2.settings
 import hpack
+import hyperframe.frame
 
 __all__ = [
     "CONNECTION_WINDOW",
@@ -86,6 +92,9 @@ INTERNAL_ERROR: Final = int(h2.errors.ErrorCodes.INTERNAL_ERROR)
 REFUSED_STREAM: Final = int(h2.errors.ErrorCodes.REFUSED_STREAM)
 CANCEL: Final = int(h2.errors.ErrorCodes.CANCEL)
 COMPRESSION_ERROR: Final = int(h2.errors.ErrorCodes.COMPRESSION_ERROR)
+FRAME_SIZE_ERROR: Final = int(h2.errors.ErrorCodes.FRAME_SIZE_ERROR)
+_SETTINGS_TYPE: Final = 0x4
+_ACK_FLAG: Final = 0x1
 ENHANCE_YOUR_CALM: Final = int(h2.errors.ErrorCodes.ENHANCE_YOUR_CALM)
 
 _SETTING_NAMES: Final = {
@@ -102,6 +111,30 @@ SETTING_NAMES: Final = frozenset(_SETTING_NAMES)
 _HOP_BY_HOP: Final = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
 )
+
+
+class _CompressionError(h2.exceptions.ProtocolError):
+    """An HPACK block we could not decode: a connection error COMPRESSION_ERROR (§4.3)."""
+
+    error_code = h2.errors.ErrorCodes.COMPRESSION_ERROR
+
+
+class _Decoder(hpack.Decoder):
+    """hpack's decoder, with decoding failures raised as :class:`_CompressionError`.
+
+    h2 turns any ``HPACKError`` from ``decode`` into PROTOCOL_ERROR; raising an h2
+    ``ProtocolError`` subclass instead passes through its wrapper unchanged, so h2 sends
+    GOAWAY with our code. An oversized header list (HPACK bomb) is left to h2, which answers
+    ENHANCE_YOUR_CALM.
+    """
+
+    def decode(self, data: bytes, raw: bool = False) -> Iterable[hpack.HeaderTuple]:
+        try:
+            return super().decode(data, raw=raw)
+        except hpack.OversizedHeaderListError:
+            raise
+        except (hpack.HPACKError, IndexError, TypeError, UnicodeDecodeError) as exc:
+            raise _CompressionError(f"HPACK decoding failed: {exc}") from exc
 
 
 # -- events --------------------------------------------------------------------------------------
@@ -241,9 +274,12 @@ class H2ServerProtocol:
                 h2.settings.SettingCodes.ENABLE_PUSH: 0,
             },
         )
+        conn.decoder = _Decoder()
         # enforced from the first header block, before the client acknowledges our SETTINGS
         conn.decoder.max_header_list_size = max_header_list_size
         self._conn = conn
+        self._extra = b""  # our own frames to send after h2's (a corrected GOAWAY)
+        self._received = 0  # bytes fed so far: names the offset where a partial frame began
         self._resets = TokenBucket(reset_burst, reset_rate, clock)
         self._control = TokenBucket(control_frame_burst, control_frame_rate, clock)
         self.ended = False
@@ -259,11 +295,15 @@ class H2ServerProtocol:
         """Feed bytes from the client; returns what happened."""
         if self.ended:
             return []
+        self._received += len(data)
         try:
             raw = self._conn.receive_data(data)
         except h2.exceptions.ProtocolError as exc:  # h2 has queued GOAWAY with its code
             self.ended = True
-            return [ConnectionEnded(int(exc.error_code), str(exc) or type(exc).__name__, False)]
+            code = int(exc.error_code)
+            if self._settings_ack_with_payload():
+                code = self._replace_goaway(FRAME_SIZE_ERROR)
+            return [ConnectionEnded(code, str(exc) or type(exc).__name__, False)]
         except hpack.HPACKError as exc:  # e.g. a table-size update above our setting
             return [self._end(COMPRESSION_ERROR, f"{type(exc).__name__}: {exc}")]
         except Exception as exc:  # hyperframe errors h2 does not wrap, to be safe
@@ -341,6 +381,28 @@ class H2ServerProtocol:
             ev.stream_ended is not None,
         )
 
+    def _settings_ack_with_payload(self) -> bool:
+        """Is the frame h2 just refused a SETTINGS ACK with a payload? (It is still buffered.)
+
+        RFC 9113 §6.5 makes that a FRAME_SIZE_ERROR; h2 reports PROTOCOL_ERROR.
+        """
+        head = bytes(self._conn.incoming_buffer._data[:9])
+        return (
+            len(head) == 9
+            and head[3] == _SETTINGS_TYPE
+            and bool(head[4] & _ACK_FLAG)
+            and int.from_bytes(head[:3], "big") > 0
+        )
+
+    def _replace_goaway(self, error_code: int) -> int:
+        """Swap the GOAWAY h2 queued on a connection error for one with ``error_code``."""
+        self._conn.clear_outbound_data_buffer()  # the connection is over: nothing else goes
+        frame = hyperframe.frame.GoAwayFrame(
+            0, last_stream_id=self._conn.highest_inbound_stream_id, error_code=error_code
+        )
+        self._extra = frame.serialize()
+        return error_code
+
     def _end(self, error_code: int, reason: str) -> ConnectionEnded:
         """Send GOAWAY and stop: the connection is over."""
         self.ended = True
@@ -351,6 +413,26 @@ class H2ServerProtocol:
         except h2.exceptions.H2Error:
             pass
         return ConnectionEnded(error_code, reason, False)
+
+    def pending_head(self) -> tuple[object, ...] | None:
+        """What the client has begun but not finished sending, other than request body.
+
+        The preface, a header block still waiting for CONTINUATION frames, or a partial frame
+        that is not DATA; None when nothing is pending (or only part of a DATA frame, which
+        the stream's body deadline covers). The key stays equal while the same thing stays
+        incomplete, so the caller can run one deadline per header block or frame.
+        """
+        buffer = self._conn.incoming_buffer
+        if buffer._preamble_len:
+            return ("preface",)
+        if buffer._headers_buffer:
+            return ("block", buffer._headers_buffer[0])  # the HEADERS frame object itself
+        pending = len(buffer._data)
+        if not pending:
+            return None
+        if pending >= 4 and buffer._data[3] == 0x0:  # frame type DATA
+            return None
+        return ("frame", self._received - pending)
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -439,7 +521,10 @@ class H2ServerProtocol:
         return self._end(error_code, reason)
 
     def data_to_send(self) -> bytes:
+        """Bytes to write to the client now."""
         data: bytes = self._conn.data_to_send()
+        if self._extra:
+            data, self._extra = data + self._extra, b""
         return data
 
     @property

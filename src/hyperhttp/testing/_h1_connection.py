@@ -91,7 +91,7 @@ class H1Connection(asyncio.Protocol):
         self._local = (str(local[0]), int(local[1]))
         if transport.get_extra_info("sslcontext") is not None:
             self._scheme = "https"
-        transport.set_write_buffer_limits(high=256 * 1024)
+        transport.set_write_buffer_limits(high=self._limits.write_buffer_high)
         self._task = self._loop.create_task(self._serve())
         self._arm_timer()
 

@@ -13,11 +13,12 @@ import contextlib
 import socket
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .._protocol.h1_server import RequestRejected, body_allowed
 from .._protocol.h2_server import (
     CANCEL,
+    ENHANCE_YOUR_CALM,
     NO_ERROR,
     PROTOCOL_ERROR,
     BodyReceived,
@@ -39,6 +40,10 @@ __all__ = ["H2Connection"]
 
 _NO_FAULT = Fault()
 _UNLIMITED = 1 << 62
+#: Largest DATA frame we write, whatever SETTINGS_MAX_FRAME_SIZE the client allows (up to
+#: 16 MiB): every stream waits for the write buffer to drain before each frame, so a frame
+#: per stream is all it can overshoot the pause mark by (checklist H2-09).
+MAX_DATA_WRITE: Final = 64 * 1024
 
 
 class _Stream:
@@ -47,14 +52,17 @@ class _Stream:
         "cancelled",
         "dispatched",
         "headers",
+        "last",
         "method",
         "size",
+        "started",
         "stream_id",
         "target",
+        "timer",
         "window",
     )
 
-    def __init__(self, ev: RequestReceived) -> None:
+    def __init__(self, ev: RequestReceived, now: float) -> None:
         self.stream_id = ev.stream_id
         self.method = ev.method
         self.target = ev.target
@@ -64,6 +72,14 @@ class _Stream:
         self.cancelled = False
         self.dispatched = False
         self.window = asyncio.Event()
+        self.started = now  # body deadline: when the head arrived, and the last DATA frame
+        self.last = now
+        self.timer: asyncio.TimerHandle | None = None
+
+    def stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
 class H2Connection(asyncio.Protocol):
@@ -98,6 +114,8 @@ class H2Connection(asyncio.Protocol):
         self._scheme = "http"
         self._goaway_last: int | None = None  # GOAWAY sent: streams above are refused
         self._close_when_idle = False
+        self._head_key: tuple[object, ...] | None = None  # what the header deadline times
+        self._head_timer: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol ----------------------------------------------------------------
 
@@ -114,7 +132,7 @@ class H2Connection(asyncio.Protocol):
         self._local = (str(local[0]), int(local[1]))
         if transport.get_extra_info("sslcontext") is not None:
             self._scheme = "https"
-        transport.set_write_buffer_limits(high=256 * 1024)
+        transport.set_write_buffer_limits(high=self._limits.write_buffer_high)
         self._proto.initiate()
         self._flush()
         self._activity = self._loop.time()
@@ -138,6 +156,7 @@ class H2Connection(asyncio.Protocol):
                     stream = self._streams.get(ev.stream_id)
                     if stream is not None:
                         stream.cancelled = True
+                        stream.stop_timer()
                         stream.window.set()
                         if not stream.dispatched:
                             del self._streams[ev.stream_id]
@@ -146,6 +165,7 @@ class H2Connection(asyncio.Protocol):
                 elif isinstance(ev, ConnectionEnded):
                     self._ended(ev)
                     return
+            self._watch_head()
         except Exception as exc:  # never let one connection take the loop down
             self._server.record_internal_error(exc)
             self._abort()
@@ -158,9 +178,11 @@ class H2Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
-        for timer in (self._idle_timer, self._write_timer):
+        for timer in (self._idle_timer, self._write_timer, self._head_timer):
             if timer is not None:
                 timer.cancel()
+        for stream in self._streams.values():
+            stream.stop_timer()
         self._can_write.set()
         self._wake(0)
         self._server.unregister(self)
@@ -195,10 +217,13 @@ class H2Connection(asyncio.Protocol):
             if ended is not None:
                 self._ended(ended)
             return
-        stream = _Stream(ev)
+        stream = _Stream(ev, self._loop.time())
         self._streams[ev.stream_id] = stream
         if ev.end_stream:
             self._dispatch(stream)
+        else:
+            delay = self._limits.body_timeout
+            stream.timer = self._loop.call_later(delay, self._on_body_timeout, stream)
 
     def _on_body(self, ev: BodyReceived) -> None:
         stream = self._streams.get(ev.stream_id)
@@ -209,23 +234,86 @@ class H2Connection(asyncio.Protocol):
             return
         stream.body.append(ev.data)
         stream.size += len(ev.data)
+        stream.last = self._loop.time()
         if stream.size > self._limits.max_body_size:
-            stream.cancelled = True
-            self._streams.pop(ev.stream_id, None)
-            rejected = RequestRejected(413, "Content Too Large")
-            text = b"413 Content Too Large\n"
-            headers = [("content-type", "text/plain"), ("content-length", str(len(text)))]
-            if self._proto.send_response(ev.stream_id, 413, headers, False):
-                self._proto.send_data(ev.stream_id, text, True)
-            self._proto.reset(ev.stream_id, NO_ERROR)
-            self._server.record_rejection(rejected, self._client)
+            self._reject_stream(stream, 413, "Content Too Large")
+        elif self._body_too_slow(stream):
+            self._reject_stream(stream, 408, "Request Timeout (body too slow)")
         elif ev.end_stream:
             self._dispatch(stream)
+
+    # -- per-stream deadlines (checklist SV-04 on HTTP/2) -----------------------------------
+
+    def _body_too_slow(self, stream: _Stream) -> bool:
+        """A body dripped slower than ``min_body_rate`` after the grace period (slow POST)."""
+        elapsed = stream.last - stream.started
+        limits = self._limits
+        return elapsed > limits.body_timeout and stream.size < limits.min_body_rate * elapsed
+
+    def _on_body_timeout(self, stream: _Stream) -> None:
+        """``body_timeout`` without a DATA frame on a stream whose request is not complete."""
+        stream.timer = None
+        if self._closed or stream.cancelled or stream.dispatched:
+            return
+        remaining = stream.last + self._limits.body_timeout - self._loop.time()
+        if remaining > 0.001:  # sliding: a frame arrived since the timer was armed
+            stream.timer = self._loop.call_later(remaining, self._on_body_timeout, stream)
+            return
+        self._reject_stream(stream, 408, "Request Timeout")
+        self._flush()
+
+    def _reject_stream(self, stream: _Stream, status: int, reason: str) -> None:
+        """Answer a request that will never reach a handler, then stop its upload.
+
+        A complete response followed by RST_STREAM(NO_ERROR) is how RFC 9113 §8.1 lets a
+        server ask a client to stop sending a request it no longer needs, without calling
+        it an error; the status (408, 413) says why, as on HTTP/1.1. Other streams and the
+        connection are untouched.
+        """
+        sid = stream.stream_id
+        stream.cancelled = True
+        stream.stop_timer()
+        stream.body = []
+        self._streams.pop(sid, None)
+        text = f"{status} {reason}\n".encode("ascii")
+        headers = [("content-type", "text/plain"), ("content-length", str(len(text)))]
+        if self._proto.send_response(sid, status, headers, False):
+            self._proto.send_data(sid, text, True)
+        self._proto.reset(sid, NO_ERROR)
+        self._server.record_rejection(RequestRejected(status, reason), self._client)
+
+    def _watch_head(self) -> None:
+        """Run the header deadline on whatever non-DATA input is incomplete.
+
+        HTTP/2 allows no other frame inside a header block (RFC 9113 §6.10) and the HPACK
+        context cannot advance without the rest of it (§4.3), so a stalled block or frame
+        stalls every stream: past ``header_timeout`` the connection ends with
+        GOAWAY(ENHANCE_YOUR_CALM), the code for a peer whose behaviour costs us resources
+        (§7). Bytes that keep trickling in do not extend it (slowloris).
+        """
+        key = self._proto.pending_head()
+        if key == self._head_key:
+            return
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        self._head_key = key
+        if key is not None:
+            delay = self._limits.header_timeout
+            self._head_timer = self._loop.call_later(delay, self._on_head_timeout)
+
+    def _on_head_timeout(self) -> None:
+        self._head_timer = None
+        if self._closed or self._proto.ended:
+            return
+        reason = f"request head not complete within {self._limits.header_timeout:g} s"
+        self._ended(self._proto.terminate(ENHANCE_YOUR_CALM, reason))
 
     def _dispatch(self, stream: _Stream) -> None:
         if stream.dispatched:
             return
         stream.dispatched = True
+        stream.stop_timer()
         self._running += 1
         task = self._loop.create_task(self._respond(stream))
         self._tasks.add(task)
@@ -246,6 +334,7 @@ class H2Connection(asyncio.Protocol):
             self._server.record_rejection(rejected, self._client)
         for stream in self._streams.values():
             stream.cancelled = True
+            stream.stop_timer()
             stream.window.set()
         self._flush()
         self._close()
@@ -404,7 +493,10 @@ class H2Connection(asyncio.Protocol):
                     self._flush()
                     return -1
                 continue
-            piece = data[: min(room, step)]
+            if not self._can_write.is_set():
+                await self._drain()
+                continue  # the windows may have changed while we waited
+            piece = data[: min(room, step, MAX_DATA_WRITE)]
             if not self._proto.send_data(sid, piece, False):
                 return -1
             self._flush()
@@ -427,13 +519,22 @@ class H2Connection(asyncio.Protocol):
             self._write(data)
 
     def _write(self, data: bytes) -> None:
-        if self._transport is not None and not self._closed:
-            self._transport.write(data)
+        transport = self._transport
+        if transport is None or self._closed:
+            return
+        transport.write(data)
+        if transport.get_write_buffer_size() > self._limits.h2_max_write_buffer:
+            # the client does not read what we owe it (CVE-2019-9517): drop it, no GOAWAY
+            # (it would never read that either), so its memory is released now
+            size = transport.get_write_buffer_size()
+            reason = f"HTTP/2 client not reading: write buffer {size} bytes over the cap"
+            self._server.record_rejection(RequestRejected(400, reason), self._client)
+            self._abort()
 
     async def _drain(self) -> None:
-        if self._can_write.is_set() or self._closed:
-            return
-        await self._can_write.wait()  # pause_writing armed the write timeout
+        # a loop: all streams wake together on resume_writing; the first write may pause again
+        while not self._can_write.is_set() and not self._closed:
+            await self._can_write.wait()  # pause_writing armed the write timeout
 
     def _on_idle(self) -> None:
         self._idle_timer = None

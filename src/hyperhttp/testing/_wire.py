@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Final
 
 from .._protocol.h1_server import (
     MAX_BODY_SIZE,
@@ -22,7 +23,34 @@ from .._protocol.h2_server import (
 )
 from ._faults import Fault
 
-__all__ = ["App", "RawRequest", "Reply", "ServerLimits"]
+__all__ = [
+    "BODY_TIMEOUT",
+    "H2_MAX_WRITE_BUFFER",
+    "HEADER_TIMEOUT",
+    "MIN_BODY_RATE",
+    "WRITE_BUFFER_HIGH",
+    "App",
+    "RawRequest",
+    "Reply",
+    "ServerLimits",
+]
+
+#: Seconds from the first byte of a request head until it must be complete (slowloris). On
+#: HTTP/2: a header block (HEADERS + CONTINUATION) or any partial non-DATA frame.
+HEADER_TIMEOUT: Final = 10.0
+#: Seconds a request body may go without a byte (HTTP/2: without a complete DATA frame on
+#: that stream); long enough for a 16 KiB frame at MIN_BODY_RATE.
+BODY_TIMEOUT: Final = 30.0
+#: Bytes/s a body must average once it took longer than BODY_TIMEOUT (slow POST, RUDY).
+MIN_BODY_RATE: Final = 1024.0
+#: Write-buffer size past which a connection stops reading (asyncio's pause_writing mark):
+#: a client that does not read cannot make us queue answers to what it keeps sending.
+WRITE_BUFFER_HIGH: Final = 256 * 1024
+#: HTTP/2 hard cap on one connection's write buffer (CVE-2019-9517). Reading stops at
+#: WRITE_BUFFER_HIGH, so only our own writers can push past it (a DATA frame per stream, the
+#: ACKs for the last read); past this cap the connection is dropped without GOAWAY, which a
+#: peer that does not read would never see.
+H2_MAX_WRITE_BUFFER: Final = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -33,12 +61,14 @@ class ServerLimits:
     max_header_block: int = MAX_HEADER_BLOCK_SIZE
     max_header_count: int = MAX_HEADER_COUNT
     max_body_size: int = MAX_BODY_SIZE
-    #: seconds from the first byte of a request head until the head must be complete
-    header_timeout: float = 10.0
-    #: seconds a request body may go without receiving a byte
-    body_timeout: float = 30.0
+    #: seconds from the first byte of a request head until the head must be complete (HTTP/2:
+    #: a header block or any other non-DATA frame; past it GOAWAY(ENHANCE_YOUR_CALM))
+    header_timeout: float = HEADER_TIMEOUT
+    #: seconds a request body may go without receiving a byte (HTTP/2: per stream, without a
+    #: DATA frame; past it a 408 response and RST_STREAM(NO_ERROR) on that stream)
+    body_timeout: float = BODY_TIMEOUT
     #: bytes/s a request body must average once it has taken longer than ``body_timeout``
-    min_body_rate: float = 1024.0
+    min_body_rate: float = MIN_BODY_RATE
     #: seconds an idle keep-alive connection is kept open
     idle_timeout: float = 60.0
     #: seconds a TLS handshake may take
@@ -62,6 +92,10 @@ class ServerLimits:
     #: HTTP/2 floods: PING/SETTINGS/PRIORITY/empty frames allowed in a burst, per second
     h2_control_frame_burst: int = CONTROL_FRAME_BURST
     h2_control_frame_rate: float = CONTROL_FRAME_RATE
+    #: write-buffer size at which a connection stops reading until the client catches up
+    write_buffer_high: int = WRITE_BUFFER_HIGH
+    #: HTTP/2: write-buffer size past which the connection is dropped (client not reading)
+    h2_max_write_buffer: int = H2_MAX_WRITE_BUFFER
 
 
 @dataclass
