@@ -1,8 +1,8 @@
 """One HTTP/2 benchmark measurement: one client, one event loop, one scenario, one process.
 
-Run by ``run_h2.py``; uses only the standard library plus the client under test, so the
-same file runs in the project venv (hyperhttp) and in the peer venvs.  Prints exactly one
-JSON line on stdout.
+Run by ``run_h2.py``; uses only the standard library (and ``_workerlib.py``) plus the
+client under test, so the same file runs in the project venv (hyperhttp) and in the peer
+venvs.  Prints exactly one JSON line on stdout.
 
     python _worker_h2.py --client httpx --loop uvloop --scenario S5 \
         --url https://127.0.0.1:PORT --ca CA.pem --n 10000 --concurrency 100
@@ -19,37 +19,19 @@ and the process exit with status 3.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
 import importlib
-import json
-import os
 import ssl
 import sys
-import time
-import traceback
-from collections.abc import Awaitable, Callable
 from typing import Any
+
+from _workerlib import Adapter as BaseAdapter
+from _workerlib import Counters, Fetch, Unavailable, import_client, main
 
 SMALL_BODY = b"Hello, World!"
 # The 1 MiB file run_h2.py writes for nginx: deterministic, so the worker can compare it.
 BIG_BODY = bytes(range(256)) * 4096
 PATHS = {"S5": "/", "L1": "/1m"}
 EXPECTED = {"S5": SMALL_BODY, "L1": BIG_BODY}
-
-# fetch(url) -> (status, body, protocol seen)
-Fetch = Callable[[str], Awaitable[tuple[int, bytes, str]]]
-
-
-class Unavailable(Exception):
-    """The client under test cannot be imported or constructed."""
-
-
-def _import(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except Exception as exc:
-        raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
 
 
 def ssl_context(ca: str, alpn: list[str]) -> ssl.SSLContext:
@@ -58,31 +40,26 @@ def ssl_context(ca: str, alpn: list[str]) -> ssl.SSLContext:
     return ctx
 
 
-class Adapter:
+class Adapter(BaseAdapter):
     """One client object, held to one connection, reused for the whole run."""
 
-    name = ""
     # Where the client cannot be held to one connection, say so (shown in the table).
     note = ""
 
     def __init__(self, ca: str) -> None:
         self.ca = ca
 
-    async def __aenter__(self) -> Fetch:
-        raise NotImplementedError
-
-    async def __aexit__(self, *exc: object) -> None:
-        raise NotImplementedError
-
-    def version(self) -> str:
-        raise NotImplementedError
-
-    def module_file(self) -> str:
-        return ""
-
     def connections(self) -> int | None:
         """Connections the client holds open now, from its own pool (None: unknown)."""
         return None
+
+    def extras(self, c: Counters, warm: Counters, wall: float, expected: bytes) -> dict[str, Any]:
+        return {
+            "mb_per_s": c.ok * len(expected) / wall / 1e6 if wall > 0 else 0.0,
+            "protocol": c.protocol or warm.protocol,
+            "client_connections": self.connections(),
+            "note": self.note,
+        }
 
 
 class HyperhttpAdapter(Adapter):
@@ -93,7 +70,7 @@ class HyperhttpAdapter(Adapter):
 
     def __init__(self, ca: str) -> None:
         super().__init__(ca)
-        self._mod: Any = _import("hyperhttp")
+        self._mod: Any = import_client("hyperhttp")
         if not hasattr(self._mod, "Client"):
             raise Unavailable(f"hyperhttp {self.version()} has no Client")
         self._client: Any = None
@@ -161,8 +138,8 @@ class HttpxAdapter(Adapter):
 
     def __init__(self, ca: str) -> None:
         super().__init__(ca)
-        self._httpx: Any = _import("httpx")
-        _import("h2")  # httpx[http2]
+        self._httpx: Any = import_client("httpx")
+        import_client("h2")  # httpx[http2]
         self._client: Any = None
 
     async def __aenter__(self) -> Fetch:
@@ -199,7 +176,7 @@ class AiosonicAdapter(Adapter):
 
     def __init__(self, ca: str) -> None:
         super().__init__(ca)
-        self._mod: Any = _import("aiosonic")
+        self._mod: Any = import_client("aiosonic")
         self._client: Any = None
 
     async def __aenter__(self) -> Fetch:
@@ -250,7 +227,7 @@ class NiquestsAdapter(Adapter):
 
     def __init__(self, ca: str) -> None:
         super().__init__(ca)
-        self._mod: Any = _import("niquests")
+        self._mod: Any = import_client("niquests")
         self._session: Any = None
 
     async def __aenter__(self) -> Fetch:
@@ -291,177 +268,15 @@ ADAPTERS: dict[str, type[Adapter]] = {
 }
 
 
-class Counters:
-    def __init__(self) -> None:
-        self.ok = 0
-        self.errors = 0
-        self.invalid = 0
-        self.first_error = ""
-        self.first_invalid = ""
-        self.protocol = ""
-
-
-async def run_requests(
-    fetch: Fetch, url: str, expected: bytes, total: int, concurrency: int, c: Counters
-) -> None:
-    """``total`` GETs from ``concurrency`` tasks sharing one counter (bounded whatever the
-    client does)."""
-    remaining = total
-
-    async def one_task() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            try:
-                status, body, proto = await fetch(url)
-            except Exception as exc:
-                c.errors += 1
-                if not c.first_error:
-                    c.first_error = f"{type(exc).__module__}.{type(exc).__name__}: {exc}"
-                continue
-            if status == 200 and body == expected:
-                c.ok += 1
-                if not c.protocol:
-                    c.protocol = proto
-            else:
-                c.invalid += 1
-                if not c.first_invalid:
-                    c.first_invalid = f"status={status} body={body[:40]!r} len={len(body)}"
-
-    await asyncio.gather(*(one_task() for _ in range(max(1, concurrency))))
-
-
-async def bench(args: argparse.Namespace, adapter: Adapter) -> dict[str, Any]:
+def setup(args: argparse.Namespace) -> tuple[BaseAdapter, str, bytes, int]:
     url = args.url.rstrip("/") + PATHS[args.scenario]
-    expected = EXPECTED[args.scenario]
-    async with adapter as fetch:
-        # Warm-up (not timed): opens the connection, gets the server's SETTINGS, warms
-        # caches; with the same concurrency, so the stream limit is known before timing.
-        warm = Counters()
-        warm_n = args.warmup if args.concurrency <= 1 else max(args.warmup, 2 * args.concurrency)
-        try:
-            await asyncio.wait_for(
-                run_requests(fetch, url, expected, warm_n, args.concurrency, warm),
-                min(args.timeout, 60),
-            )
-        except asyncio.TimeoutError:
-            return {"status": "timeout", "detail": f"warm-up ({warm_n} requests) hung"}
-        if warm.invalid:
-            return {"status": "invalid", "detail": warm.first_invalid, "phase": "warmup"}
-        if not warm.ok:
-            return {
-                "status": "failed",
-                "detail": f"every warm-up request failed: {warm.first_error}",
-            }
-
-        gc.collect()
-        c = Counters()
-        profiler: Any = None
-        if args.profile:
-            import cProfile
-
-            profiler = cProfile.Profile()
-            profiler.enable()
-        cpu0 = time.process_time()
-        t0 = time.perf_counter()
-        try:
-            await asyncio.wait_for(
-                run_requests(fetch, url, expected, args.n, args.concurrency, c), args.timeout
-            )
-        except asyncio.TimeoutError:
-            return {
-                "status": "timeout",
-                "detail": f"{args.n} requests not done in {args.timeout} s "
-                f"({c.ok} ok, {c.errors} errors)",
-            }
-        wall = time.perf_counter() - t0
-        cpu = time.process_time() - cpu0
-        if profiler is not None:
-            profiler.disable()
-            profiler.dump_stats(args.profile)
-        held = adapter.connections()
-
-    result: dict[str, Any] = {
-        "status": "ok" if not c.invalid else "invalid",
-        "n": args.n,
-        "ok": c.ok,
-        "errors": c.errors,
-        "invalid": c.invalid,
-        "wall_s": wall,
-        "cpu_s": cpu,
-        "req_per_s": c.ok / wall if wall > 0 else 0.0,
-        "mb_per_s": c.ok * len(expected) / wall / 1e6 if wall > 0 else 0.0,
-        "cpu_us_per_req": cpu / args.n * 1e6,
-        "warmup_n": warm_n,
-        "warmup_errors": warm.errors,
-        "protocol": c.protocol or warm.protocol,
-        "client_connections": held,
-        "note": adapter.note,
-    }
-    if c.first_error or warm.first_error:
-        result["detail"] = c.first_error or warm.first_error
-    if c.invalid:
-        result["detail"] = c.first_invalid
-    return result
+    return ADAPTERS[args.client](args.ca), url, EXPECTED[args.scenario], args.concurrency
 
 
-def run_loop(args: argparse.Namespace, adapter: Adapter) -> tuple[dict[str, Any], str]:
-    if args.loop == "uvloop":
-        uvloop = importlib.import_module("uvloop")
-        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-        loop_version = str(getattr(uvloop, "__version__", "?"))
-    else:
-        loop = asyncio.new_event_loop()
-        loop_version = ""
-    asyncio.set_event_loop(loop)
-    try:
-        return loop.run_until_complete(bench(args, adapter)), loop_version
-    finally:
-        loop.close()
-
-
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--client", choices=sorted(ADAPTERS), required=True)
-    p.add_argument("--loop", choices=["asyncio", "uvloop"], required=True)
-    p.add_argument("--scenario", choices=sorted(PATHS), required=True)
+def add_url_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", required=True, help="https://127.0.0.1:PORT")
     p.add_argument("--ca", required=True, help="PEM file of the CA that signed nginx's cert")
-    p.add_argument("--n", type=int, required=True)
-    p.add_argument("--concurrency", type=int, default=100)
-    p.add_argument("--warmup", type=int, default=200)
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds for the timed phase")
-    p.add_argument("--cpu", type=int, default=-1, help="pin this process to one CPU")
-    p.add_argument("--profile", default="", help="write cProfile stats of the timed part here")
-    args = p.parse_args()
-
-    if args.cpu >= 0 and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {args.cpu})
-
-    out: dict[str, Any] = {
-        "client": args.client,
-        "loop": args.loop,
-        "scenario": args.scenario,
-        "python": sys.version.split()[0],
-    }
-    rc = 0
-    try:
-        adapter = ADAPTERS[args.client](args.ca)
-        out["version"] = adapter.version()
-        out["module_file"] = adapter.module_file()
-        result, out["loop_version"] = run_loop(args, adapter)
-        out.update(result)
-        if out["status"] == "invalid":
-            rc = 3
-    except Unavailable as exc:
-        out.update(status="unavailable", detail=str(exc))
-    except Exception as exc:
-        out.update(status="failed", detail=f"{type(exc).__name__}: {exc}")
-        traceback.print_exc(file=sys.stderr)
-        rc = 1
-    print(json.dumps(out), flush=True)
-    return rc
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(__doc__.split("\n\n")[0], list(ADAPTERS), sorted(PATHS), setup, add_url_options))

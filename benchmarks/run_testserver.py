@@ -28,8 +28,11 @@ import textwrap
 import time
 from pathlib import Path
 
+from _harness import write_doc as harness_write_doc
+from _machine import VENVS_DIR
+
 ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / "benchmarks" / ".venvs" / "pytest-httpserver-1.2"
+VENV = VENVS_DIR / "pytest-httpserver-1.2"
 DOC = ROOT / "docs" / "performance.md"
 START, END = "<!-- testserver-bench:start -->", "<!-- testserver-bench:end -->"
 
@@ -207,15 +210,8 @@ def render(ours: dict[str, float], upstream: dict[str, float], args: argparse.Na
 
 
 def write_doc(section: str) -> None:
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Performance\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text, encoding="utf-8")
+    """Replace the test-server section of docs/performance.md (or append it)."""
+    harness_write_doc(DOC, section, begin=START, end=END, head="# Performance\n")
 
 
 def main() -> None:
