@@ -520,7 +520,8 @@ class RawH2Server:
     """Accepts h2c connections on 127.0.0.1; tests take them with :meth:`accept`.
 
     Each connection gets our SETTINGS (``settings``) at once, unless ``preface`` gives other
-    bytes to open with (``b""``: say nothing first).
+    bytes to open with (``b""``: say nothing first). ``auto_credit`` returns flow-control
+    credit for every DATA frame received; ``socket_buffers`` shrinks the kernel buffers.
     """
 
     def __init__(
@@ -528,12 +529,12 @@ class RawH2Server:
         settings: dict[int, int] | None = None,
         auto_credit: bool = True,
         preface: bytes | None = None,
-        recv_buffer: int | None = None,
+        socket_buffers: int | None = None,
     ) -> None:
         self.settings = settings or {}
         self.auto_credit = auto_credit
         self.preface = preface
-        self.recv_buffer = recv_buffer
+        self.socket_buffers = socket_buffers
         self.peers: list[RawPeer] = []
         self._accepted: asyncio.Queue[RawPeer] = asyncio.Queue()
         self._server: asyncio.Server | None = None
@@ -542,8 +543,10 @@ class RawH2Server:
     async def start(self) -> RawH2Server:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if self.recv_buffer is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.recv_buffer)
+        if self.socket_buffers is not None:
+            # small kernel buffers (inherited by accepted sockets): backpressure shows early
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.socket_buffers)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.socket_buffers)
         sock.bind(("127.0.0.1", 0))
         self._server = await asyncio.start_server(self._accept, sock=sock)
         self.port = sock.getsockname()[1]
@@ -554,6 +557,8 @@ class RawH2Server:
         return f"http://127.0.0.1:{self.port}"
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # every write goes out now
         peer = RawPeer(reader, writer, self.auto_credit)
         self.peers.append(peer)
         if self.preface is None:
