@@ -536,6 +536,7 @@ class RawH2Server:
         self.preface = preface
         self.socket_buffers = socket_buffers
         self.peers: list[RawPeer] = []
+        self.pending: list[asyncio.Future[Any]] = []  # requests started by start_request
         self._accepted: asyncio.Queue[RawPeer] = asyncio.Queue()
         self._server: asyncio.Server | None = None
         self.port = 0
@@ -575,6 +576,10 @@ class RawH2Server:
         return peer
 
     async def aclose(self) -> None:
+        for future in self.pending:
+            future.cancel()
+        # a test that failed half-way may leave requests behind: collect their outcome
+        await asyncio.gather(*self.pending, return_exceptions=True)
         for peer in self.peers:
             peer.close()
         if self._server is not None:
@@ -626,6 +631,7 @@ async def start_request(
     pending response, the connection and the request as the peer received it whole."""
     method = kwargs.pop("method", "GET")
     pending = asyncio.ensure_future(client.request(method, server.url + path, **kwargs))
+    server.pending.append(pending)
     if peer is None:
         peer = await server.accept()
     request = await peer.full_request()
