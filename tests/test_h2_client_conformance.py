@@ -166,7 +166,7 @@ async def test_server_preface_not_starting_with_settings_fails_the_request(
     async with h2_client() as c:
         pending = asyncio.ensure_future(c.get(server.url))
         peer = await server.accept()
-        await expect_failure(pending, within=1.0)
+        await expect_failure(pending, within=0.5)
         await peer.wait_closed()
         goaways = [f for f in peer.frames if f.type == GOAWAY]
         assert all(f.error_code == PROTOCOL_ERROR for f in goaways)  # type: ignore[attr-defined]
@@ -266,7 +266,7 @@ async def test_oversized_frame_header_fails_before_its_payload(raw_h2: RawServer
         head = peer.headers_frames(sid, peer.encode(STATUS_200))
         return head + b"\xff\xff\xff" + struct.pack(">BBL", DATA, 0, sid)
 
-    await connection_error(raw_h2, bad, FRAME_SIZE_ERROR, within=1.0)
+    await connection_error(raw_h2, bad, FRAME_SIZE_ERROR, within=0.5)
 
 
 # -- 4.3 header compression ---------------------------------------------------------------------
@@ -318,7 +318,7 @@ async def test_frames_on_an_idle_stream_are_a_protocol_error(
 ) -> None:
     # Stream 2 was never opened (no PUSH_PROMISE): only HEADERS/PRIORITY could be valid there.
     await connection_error(
-        raw_h2, lambda peer, sid: IDLE_FRAMES[kind](peer), PROTOCOL_ERROR, within=1.0
+        raw_h2, lambda peer, sid: IDLE_FRAMES[kind](peer), PROTOCOL_ERROR, within=0.5
     )
 
 

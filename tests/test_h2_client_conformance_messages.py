@@ -17,6 +17,44 @@ A malformed response (RFC 9113 §8.1.1) must fail that request with a typed erro
 answered with RST_STREAM(PROTOCOL_ERROR) while other streams go on; answering it with a
 connection error is allowed by the RFC but not what we want, so the strict stream-isolation
 tests are marked xfail where the current client escalates.
+
+Checklist row -> tests here (part 1 covers the h2spec-shaped cases named in brackets)
+  H2-01  test_upload_waits_for_stream_then_connection_window,
+         test_one_byte_window_updates_still_complete_the_upload,
+         test_initial_window_size_lowered_then_raised_mid_upload,
+         test_data_frames_never_exceed_the_peer_max_frame_size[*],
+         test_data_beyond_the_client_receive_window_is_a_flow_control_error
+         [6.9 zero increments, 6.9.1 window overflows]
+  H2-03  test_rst_stream_fails_only_its_own_request[*],
+         test_refused_stream_is_retried_on_a_new_stream,
+         test_rst_stream_on_a_finished_stream_is_ignored [5.1 frames after RST_STREAM]
+  H2-04  test_max_concurrent_streams_one_is_never_exceeded,
+         test_max_concurrent_streams_lowered_mid_connection,
+         test_max_concurrent_streams_zero_waits_for_a_slot
+  H2-06  test_continuation_flood_is_cut_off[full-frames|empty-frames]
+         [6.2/6.10 frames interleaved in a header block, 5.1 CONTINUATION on closed streams]
+  H2-07  test_hpack_bomb_is_rejected,
+         test_table_size_update_above_our_setting_is_a_compression_error,
+         test_hpack_dynamic_table_reused_across_responses_and_resized
+  H2-08  test_settings_flood_is_acknowledged_or_refused,
+         test_settings_frame_with_thousands_of_unknown_ids_is_accepted,
+         test_server_may_send_enable_push_zero [6.5.2 invalid values, ENABLE_PUSH=1/2]
+  H2-09  test_ping_flood_is_answered_in_order,
+         test_ping_flood_from_a_peer_that_does_not_read_is_bounded,
+         test_empty_data_frame_flood_does_not_hang, test_priority_churn_is_ignored,
+         test_malformed_response_head_fails_the_request[empty-name]
+  H2-10  test_malformed_response_head_fails_the_request[*],
+         test_malformed_message_fails_the_request[pseudo-header-in-trailers|trailers-*],
+         test_malformed_response_is_a_stream_error_and_other_streams_go_on[*],
+         test_request_head_is_pseudo_headers_first_lowercase_without_connection_fields,
+         test_te_trailers_is_sent, test_request_header_value_with_cr_lf_nul_is_refused_*
+  H2-11  test_malformed_message_fails_the_request[too-much-data|too-little-data],
+         test_malformed_response_head_fails_the_request[*content-length*],
+         test_no_body_responses_with_content_length[*]
+  H2-12  test_push_promise_after_enable_push_zero_is_a_protocol_error
+  H2-13  test_headers_on_an_even_stream_without_push_is_a_protocol_error,
+         test_malformed_message_fails_the_request[data-before-headers]
+         [4.2 oversized frames, 6.1/6.2 bad padding, 3.5 preface, 5.1.1 stream ids]
 """
 
 from __future__ import annotations
@@ -370,6 +408,36 @@ async def test_priority_frames_are_ignored(raw_h2: RawServerFactory) -> None:
         assert (await answered(pending)).content == b"ok"  # type: ignore[attr-defined]
         await peer.ping_ack(b"priority")
         assert not peer.received(GoAwayFrame)
+
+
+async def test_priority_churn_is_ignored(raw_h2: RawServerFactory) -> None:
+    # CVE-2019-9513: a storm of PRIORITY frames reshuffling streams costs nothing
+    server = await raw_h2()
+    async with h2_client() as c:
+        pending, peer, request = await start_request(server, c)
+        frames = b"".join(
+            raw_frame(PRIORITY, 0, 2 * i + 3, struct.pack(">LB", 2 * i + 1, i % 256))
+            for i in range(5000)
+        )
+        peer.send(frames)
+        peer.respond(request.stream_id, body=b"calm")
+        assert (await answered(pending)).content == b"calm"  # type: ignore[attr-defined]
+        assert not peer.received(GoAwayFrame)
+
+
+async def test_non_ascii_response_header_value_never_leaks_unicode_errors(
+    raw_h2: RawServerFactory,
+) -> None:
+    server = await raw_h2()
+    async with h2_client() as c:
+        pending, peer, request = await start_request(server, c)
+        peer.respond(request.stream_id, headers=[(b"x-latin", b"caf\xe9 \xff\xfe")])
+        try:
+            response = await answered(pending)
+        except HyperHTTPError as exc:  # refusing obs-text is allowed, typed
+            assert exc.request is not None
+        else:
+            assert isinstance(response.headers["x-latin"], str)  # type: ignore[attr-defined]
 
 
 # -- H2-01 flow control -----------------------------------------------------------------------
