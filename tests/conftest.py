@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from ssl import SSLContext
+from typing import Any
 
 import pytest
 
+from .h2_raw_peer import RawH2Server
 from .scripted import Script, ScriptedServer
 
 ServerFactory = Callable[..., Awaitable[ScriptedServer]]
@@ -27,3 +29,25 @@ async def scripted() -> AsyncIterator[ServerFactory]:
     yield start
     for server in servers:
         await server.aclose()
+
+
+@pytest.fixture
+async def raw_h2() -> AsyncIterator[Callable[..., Awaitable[RawH2Server]]]:
+    """``await raw_h2(settings=...)`` starts a byte-exact HTTP/2 peer on 127.0.0.1.
+
+    After the test, every connection it accepted must show no client misbehaviour (frame
+    size, flow control, stream limits: see ``RawPeer.violations``).
+    """
+    servers: list[RawH2Server] = []
+
+    async def start(**kwargs: Any) -> RawH2Server:
+        server = await RawH2Server(**kwargs).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.aclose()
+    for server in servers:
+        for peer in server.peers:
+            assert not peer.violations, peer.violations
