@@ -145,13 +145,6 @@ async def test_client_sends_preface_and_settings_first_and_acks_ours(
     assert peer.client_settings.get(0x2) == 0  # ENABLE_PUSH off: we refuse pushes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="h2 does not check that the server preface starts with SETTINGS; an HTTP/1.1 "
-    "answer parses as a frame header of ~4.7 MB that h2 waits for (see "
-    "test_oversized_frame_header_fails_before_its_payload): the request hangs until its "
-    "read timeout",
-)
 @pytest.mark.parametrize(
     "preface",
     [raw_frame(PING, 0, 0, b"12345678"), b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"],
@@ -254,12 +247,6 @@ async def test_headers_frame_above_max_frame_size_is_a_connection_error(
     await connection_error(raw_h2, bad, FRAME_SIZE_ERROR)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="h2's FrameBuffer checks a frame's length only once the whole payload is "
-    "buffered: a header announcing 2^24-1 bytes makes the client wait (and buffer up to "
-    "16 MiB) instead of failing with FRAME_SIZE_ERROR at once",
-)
 async def test_oversized_frame_header_fails_before_its_payload(raw_h2: RawServerFactory) -> None:
     # H2-13: only the 9-byte header of a 16 MiB DATA frame; the payload never comes
     def bad(peer: RawPeer, sid: int) -> bytes:
@@ -272,11 +259,6 @@ async def test_oversized_frame_header_fails_before_its_payload(raw_h2: RawServer
 # -- 4.3 header compression ---------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="h2 turns every HPACK decoding error into PROTOCOL_ERROR; RFC 9113 §4.3 "
-    "requires COMPRESSION_ERROR",
-)
 async def test_invalid_header_block_is_a_compression_error(raw_h2: RawServerFactory) -> None:
     # 0x40: "literal with incremental indexing, new name" and nothing after it
     await connection_error(
@@ -301,14 +283,7 @@ IDLE_FRAMES = {
     "kind",
     [
         "data",
-        pytest.param(
-            "rst",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="h2 silently ignores RST_STREAM on a stream it does not know, even an "
-                "idle one (RFC 9113 §5.1: PROTOCOL_ERROR); the request then hangs",
-            ),
-        ),
+        "rst",
         "window-update",
         "continuation",
     ],
@@ -489,11 +464,6 @@ async def test_rst_stream_of_wrong_length_is_a_frame_size_error(
 # -- 6.5 SETTINGS -------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hyperframe rejects the frame as invalid data and h2 reports PROTOCOL_ERROR; "
-    "RFC 9113 §6.5 requires FRAME_SIZE_ERROR",
-)
 async def test_settings_ack_with_payload_is_a_frame_size_error(raw_h2: RawServerFactory) -> None:
     await connection_error(
         raw_h2, lambda peer, sid: raw_frame(SETTINGS, ACK, 0, b"\x00"), FRAME_SIZE_ERROR

@@ -75,7 +75,7 @@ INITIAL_MAX_STREAMS: Final = 100
 DEFAULT_PING_INTERVAL: Final = 10.0
 # Bytes we may hold unsent while the server keeps sending: what it makes us answer (PING
 # and SETTINGS acknowledgements, resets) while it does not read is bounded by this
-# (CVE-2019-9512/9515/9517); past it the connection ends with GOAWAY(ENHANCE_YOUR_CALM).
+# (CVE-2019-9512/9515/9517); past it the connection is aborted (a GOAWAY would not be read).
 # Request bodies never get near it: a sender waits for the buffer to drain below 64 KiB.
 MAX_WRITE_BACKLOG: Final = 1024 * 1024
 # Never more concurrent streams than this on one connection, whatever the server allows.
@@ -272,13 +272,14 @@ class HTTP2Connection(ClosingMixin, asyncio.Protocol):
             and transport is not None
             and transport.get_write_buffer_size() > MAX_WRITE_BACKLOG
         ):
-            self._proto.close(h2p.ENHANCE_YOUR_CALM)
-            self._flush()
+            # A GOAWAY would never be read, and close() would keep the socket until the
+            # backlog drains: abort drops it now.
             self._fail(
                 RemoteProtocolError(
                     "the server kept sending while not reading our replies "
-                    f"(over {MAX_WRITE_BACKLOG} bytes unsent): connection closed"
-                )
+                    f"(over {MAX_WRITE_BACKLOG} bytes unsent): connection aborted"
+                ),
+                abort=True,
             )
             return
         self._flush_soon()
@@ -756,7 +757,7 @@ class HTTP2Connection(ClosingMixin, asyncio.Protocol):
             due = sent_at + interval if sent_at is not None else self._last_received + interval
             self._health_timer = self._loop.call_at(max(due, now), self._check_health)
 
-    def _fail(self, error: HyperHTTPError) -> None:
+    def _fail(self, error: HyperHTTPError, *, abort: bool = False) -> None:
         self._error = error
         for stream in list(self._streams.values()):
             if stream.error is None:
@@ -765,7 +766,10 @@ class HTTP2Connection(ClosingMixin, asyncio.Protocol):
         self.is_closed = True
         transport = self._transport
         if transport is not None and not transport.is_closing():
-            transport.close()
+            if abort:
+                transport.abort()
+            else:
+                transport.close()
 
 
 def _wake_window(stream: _Stream) -> None:
