@@ -93,8 +93,10 @@ _LOCAL_MAX_CONCURRENT_STREAMS: Final = 100
 _UNLIMITED_STREAMS: Final = 2**31
 # Streams we reset whose late frames are ignored: the most recent ones, bounded.
 _RESET_MEMORY: Final = 1024
-# Known-good response fields (validated once): bounded, cleared when full.
+# Known-good response fields (validated once): bounded in count, cleared when full, and
+# only short values (so the cache holds at most ~300 KiB).
 _VALID_FIELD_CACHE: Final = 1024
+_VALID_FIELD_MAX_LEN: Final = 256
 # Odd stream ids run out at 2^31 - 1 (RFC 9113 §5.1.1).
 _LAST_STREAM_ID: Final = 2**31 - 1
 
@@ -584,9 +586,10 @@ class H2ClientProtocol:
             regular = True
             if field not in valid:
                 _validate_field(name, value)
-                if len(valid) >= _VALID_FIELD_CACHE:
-                    valid.clear()
-                valid.add(field)
+                if len(value) <= _VALID_FIELD_MAX_LEN:
+                    if len(valid) >= _VALID_FIELD_CACHE:
+                        valid.clear()
+                    valid.add(field)
             if name == b"content-length":
                 if content_length is not None and content_length != value:
                     raise _StreamError(fr.PROTOCOL_ERROR, "conflicting content-length fields")
