@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import ssl
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from hyperhttp import (
     Client,
     ConnectError,
     InsecureRequestWarning,
+    RemoteProtocolError,
     TLSError,
     TransportError,
 )
@@ -370,3 +373,61 @@ async def test_tls_to_a_plain_port_fails_fast(scripted: ServerFactory) -> None:
         assert loop.time() - started < 2.0
         check_error(info.value)
         assert client.get_pool_stats() == EMPTY
+
+
+# -- F-21: a body delimited by the close, over TLS ----------------------------------------------
+
+
+def _close_delimited_tls_server(ca: trustme.CA, close_notify: bool) -> tuple[int, threading.Thread]:
+    """One TLS connection answered with a body that runs until the close; the close either
+    sends close_notify (``unwrap``) or is a bare TCP FIN (Python's ``close`` sends none)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with listener:
+            listener.settimeout(10)
+            conn, _ = listener.accept()
+            conn.settimeout(10)
+            tls = context.wrap_socket(conn, server_side=True)
+            tls.recv(65536)
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello")
+            if close_notify:
+                tls.unwrap().close()
+            else:
+                tls.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener.getsockname()[1], thread
+
+
+@pytest.mark.parametrize("loop_name", ["asyncio", "uvloop"])
+@pytest.mark.parametrize("close_notify", [True, False], ids=["close_notify", "bare-fin"])
+def test_tls_body_until_close_needs_close_notify(
+    ca: trustme.CA, ca_file: str, loop_name: str, close_notify: bool
+) -> None:
+    # RFC 9112 §9.8: without the closure alert the body may have been cut; never report it
+    # as complete.
+    if loop_name == "uvloop":
+        uvloop = pytest.importorskip("uvloop")
+        loop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+    port, thread = _close_delimited_tls_server(ca, close_notify)
+
+    async def fetch() -> bytes:
+        async with Client(verify=ca_file, http2=False) as client:
+            return (await client.get(f"https://127.0.0.1:{port}/")).content
+
+    try:
+        if close_notify:
+            assert loop.run_until_complete(fetch()) == b"hello"
+        else:
+            with pytest.raises(RemoteProtocolError) as info:
+                loop.run_until_complete(fetch())
+            assert info.value.request is not None
+    finally:
+        loop.close()
+        thread.join(10)

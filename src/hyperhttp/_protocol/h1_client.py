@@ -328,6 +328,11 @@ class ResponseParser:
                 break
         return events
 
+    @property
+    def body_until_close(self) -> bool:
+        """True while the body runs until the connection closes (no length, not chunked)."""
+        return self._head_done and self._body_until_close and not self._complete
+
     def feed_eof(self) -> list[Event]:
         """The peer closed the connection. Returns the final events or raises."""
         self._failed = True  # nothing can follow an EOF

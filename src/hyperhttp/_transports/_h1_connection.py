@@ -22,6 +22,7 @@ with one timer that re-arms itself from the last-read time rather than being res
 from __future__ import annotations
 
 import asyncio
+import ssl
 import sys
 import warnings
 from collections.abc import AsyncIterator, Awaitable
@@ -134,6 +135,18 @@ class HTTP11Connection(ClosingMixin, asyncio.Protocol):
 
     def eof_received(self) -> bool:
         if self.in_use and not self._body_done:
+            if self._parser.body_until_close and not _closed_cleanly(self._transport):
+                # RFC 9112 §9.8: over TLS such a body is complete only if the server sent a
+                # closure alert; a bare TCP FIN may be a cut (or an attacker's truncation).
+                # (uvloop reports that case as connection_lost without eof_received.)
+                self._fail(
+                    RemoteProtocolError(
+                        "the server closed the TLS connection without close_notify before "
+                        "the end of a body delimited by the connection's close: it may be "
+                        "truncated"
+                    )
+                )
+                return False
             try:
                 events = self._parser.feed_eof()
             except RemoteProtocolError as exc:
@@ -583,3 +596,18 @@ def _describe_os_error(exc: BaseException) -> str:
     name = type(exc).__name__
     text = getattr(exc, "strerror", None) or str(exc)
     return f"{name}: {text}" if text else name
+
+
+def _closed_cleanly(transport: asyncio.BaseTransport | None) -> bool:
+    """False if ``transport`` is TLS and the peer closed it without a closure alert."""
+    if transport is None:
+        return True
+    ssl_object = transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return True  # plain TCP: a FIN is the end
+    try:
+        # After close_notify a read returns b""; without it the TLS layer has nothing to
+        # give and wants more bytes, which will never come.
+        return bool(ssl_object.read(1) == b"")
+    except ssl.SSLError:
+        return False
