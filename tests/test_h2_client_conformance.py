@@ -14,7 +14,7 @@ Every connection error must fail the pending request with a ``RemoteProtocolErro
 ``.request`` set, send GOAWAY with the right code and close the connection.
 
 The rest of the client suite (message exchange, section 8.1, and the reliability-checklist
-rows H2-01..H2-13) is in ``test_h2_client_conformance_messages.py``.
+rows H2-01..H2-13) is in ``test_h2_client_messages.py`` and ``test_h2_client_hostile_peers.py``.
 
 h2specd section (57 client cases) -> tests here
   3.5    test_client_sends_preface_and_settings_first_and_acks_ours (+ beyond h2spec:
