@@ -636,3 +636,13 @@ async def start_request(
         peer = await server.accept()
     request = await peer.full_request()
     return pending, peer, request
+
+
+RawServerFactory = Callable[..., Awaitable[RawH2Server]]
+Fields = list[tuple[bytes, bytes]]
+STATUS_200: Fields = [(b":status", b"200")]
+
+
+async def answered(pending: Awaitable[object]) -> object:
+    """The result of ``pending``, within 5 s."""
+    return await asyncio.wait_for(pending, 5)

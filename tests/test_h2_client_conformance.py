@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import pytest
 from hyperframe.frame import GoAwayFrame, PingFrame, SettingsFrame
@@ -93,10 +93,11 @@ from .h2_raw_peer import (
     PROTOCOL_ERROR,
     RST_STREAM,
     SETTINGS,
+    STATUS_200,
     STREAM_CLOSED,
     WINDOW_UPDATE,
-    RawH2Server,
     RawPeer,
+    RawServerFactory,
     expect_failure,
     h2_client,
     raw_frame,
@@ -104,9 +105,6 @@ from .h2_raw_peer import (
     start_request,
 )
 
-RawServerFactory = Callable[..., Awaitable[RawH2Server]]
-
-STATUS_200 = [(b":status", b"200")]
 PRIORITY_PAYLOAD = struct.pack(">LB", 0, 255)  # depends on stream 0, weight 256
 
 

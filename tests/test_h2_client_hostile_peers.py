@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import Awaitable, Callable
 
 import pytest
 from hyperframe.frame import GoAwayFrame, PingFrame, SettingsFrame
@@ -87,24 +86,18 @@ from .h2_raw_peer import (
     PUSH_PROMISE,
     REFUSED_STREAM,
     SETTINGS,
+    STATUS_200,
+    Fields,
     RawH2Server,
     RawPeer,
+    RawServerFactory,
+    answered,
     expect_failure,
     h2_client,
     raw_frame,
     settings_payload,
     start_request,
 )
-
-RawServerFactory = Callable[..., Awaitable[RawH2Server]]
-Fields = list[tuple[bytes, bytes]]
-
-STATUS_200: Fields = [(b":status", b"200")]
-
-
-async def answered(pending: Awaitable[object]) -> object:
-    return await asyncio.wait_for(pending, 5)
-
 
 # -- H2-01 flow control -----------------------------------------------------------------------
 

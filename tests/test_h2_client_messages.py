@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import Awaitable, Callable
 
 import pytest
 from hyperframe.frame import GoAwayFrame, PingFrame
@@ -26,22 +25,14 @@ from .h2_raw_peer import (
     PING,
     PRIORITY,
     SETTINGS,
-    RawH2Server,
+    STATUS_200,
+    RawServerFactory,
+    answered,
     h2_client,
     raw_frame,
     settings_payload,
     start_request,
 )
-
-RawServerFactory = Callable[..., Awaitable[RawH2Server]]
-Fields = list[tuple[bytes, bytes]]
-
-STATUS_200: Fields = [(b":status", b"200")]
-
-
-async def answered(pending: Awaitable[object]) -> object:
-    return await asyncio.wait_for(pending, 5)
-
 
 # -- 8.2, 8.3 the request header block --------------------------------------------------------
 
