@@ -42,6 +42,8 @@ from hyperframe.frame import (
 
 from hyperhttp import Client, HyperHTTPError, RemoteProtocolError, Response, Timeout
 
+from .h2_peer import PeerRequest
+
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 # RFC 9113 §7 error codes and §6.5.2 setting identifiers, spelled out for readable tests.
@@ -90,25 +92,11 @@ def settings_payload(values: dict[int, int]) -> bytes:
 
 
 @dataclass
-class RawRequest:
-    """A request stream as the peer saw it."""
+class RawRequest(PeerRequest):
+    """A request stream as the peer saw it, with how its DATA was framed."""
 
-    stream_id: int
-    headers: list[tuple[bytes, bytes]]
-    end_stream: bool
-    body: bytearray = field(default_factory=bytearray)
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    end_stream: bool = False
     data_frames: list[int] = field(default_factory=list)  # payload length of each DATA frame
-
-    def header(self, name: bytes) -> bytes | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
-
-    @property
-    def path(self) -> bytes:
-        return self.header(b":path") or b""
 
 
 class RawPeer:
@@ -262,7 +250,7 @@ class RawPeer:
             if ended:
                 request.ended.set()
             return
-        request = RawRequest(stream_id, headers, ended)
+        request = RawRequest(stream_id, headers, end_stream=ended)
         self.requests[stream_id] = request
         self.new_requests.put_nowait(request)
         if ended:
