@@ -15,14 +15,23 @@ $(STAMP): pyproject.toml compat/pytest-httpserver/pyproject.toml
 	touch $(STAMP)
 
 # Debian packages some tests use as independent peers: nghttpd (an HTTP/2 server), nghttp
-# and h2load (HTTP/2 clients), curl. Installed only when missing and apt-get exists;
-# otherwise those tests skip and say why.
+# and h2load (HTTP/2 clients), curl, nginx. Installed only when missing and apt-get exists;
+# otherwise those tests skip and say why. Debian's nginx package may start a system nginx
+# on port 80: the tests never use it, so it is stopped again.
+SYSTEM_DEPS := nghttpd:nghttp2-server h2load:nghttp2-client curl:curl nginx:nginx-light
 system-deps:
-	@command -v nghttpd >/dev/null 2>&1 && command -v h2load >/dev/null 2>&1 && \
-	  command -v curl >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || \
-	  (apt-get update -qq && apt-get install -y -qq nghttp2-server nghttp2-client curl \
-	    >/dev/null) || \
-	  echo "nghttp2/curl could not be installed: their HTTP/2 interop tests will skip"
+	@missing=""; \
+	for pair in $(SYSTEM_DEPS); do \
+	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$pkg"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "missing:$$missing (no apt-get): the tests that need them will skip"; exit 0; fi; \
+	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  --no-install-recommends $$missing >/dev/null) \
+	  || echo "could not install$$missing: the tests that need them will skip"; \
+	if command -v service >/dev/null 2>&1; then service nginx stop >/dev/null 2>&1 || true; fi
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
