@@ -50,6 +50,7 @@ from typing import Final
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError
 from . import h2_frames as fr
+from .h2_events import DataReceived, StreamEnded, WindowOpened
 from .h2_hpack import HeaderListTooLarge, HPACKDecoder, HPACKEncoder, HPACKError
 
 __all__ = [
@@ -135,18 +136,6 @@ class ResponseHeaders:
         self.end_stream = end_stream
 
 
-class DataReceived:
-    """Body bytes; ``flow_length`` (with padding) is what must be credited back."""
-
-    __slots__ = ("data", "end_stream", "flow_length", "stream_id")
-
-    def __init__(self, stream_id: int, data: bytes, flow_length: int, end_stream: bool) -> None:
-        self.stream_id = stream_id
-        self.data = data
-        self.flow_length = flow_length
-        self.end_stream = end_stream
-
-
 class TrailersReceived:
     """Trailer fields; the stream ends with them."""
 
@@ -155,15 +144,6 @@ class TrailersReceived:
     def __init__(self, stream_id: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.stream_id = stream_id
         self.headers = headers
-
-
-class StreamEnded:
-    """The server finished sending on the stream."""
-
-    __slots__ = ("stream_id",)
-
-    def __init__(self, stream_id: int) -> None:
-        self.stream_id = stream_id
 
 
 class StreamReset:
@@ -176,15 +156,6 @@ class StreamReset:
         self.error_code = error_code
         self.remote = remote
         self.reason = reason
-
-
-class WindowOpened:
-    """The peer gave us send credit (``stream_id`` 0: the connection, or a settings change)."""
-
-    __slots__ = ("stream_id",)
-
-    def __init__(self, stream_id: int) -> None:
-        self.stream_id = stream_id
 
 
 class SettingsChanged:

@@ -46,6 +46,10 @@ import h2.settings
 import hpack
 import hyperframe.frame
 
+from .h2_events import DataReceived as BodyReceived
+from .h2_events import StreamEnded as RequestEnded
+from .h2_events import WindowOpened
+
 __all__ = [
     "CONNECTION_WINDOW",
     "CONTROL_FRAME_BURST",
@@ -160,27 +164,6 @@ class RequestReceived:
         self.end_stream = end_stream
 
 
-class BodyReceived:
-    """Request body bytes; ``flow_length`` (with padding) is what must be credited back."""
-
-    __slots__ = ("data", "end_stream", "flow_length", "stream_id")
-
-    def __init__(self, stream_id: int, data: bytes, flow_length: int, end_stream: bool) -> None:
-        self.stream_id = stream_id
-        self.data = data
-        self.flow_length = flow_length
-        self.end_stream = end_stream
-
-
-class RequestEnded:
-    """The client finished sending on the stream (END_STREAM, or after trailers)."""
-
-    __slots__ = ("stream_id",)
-
-    def __init__(self, stream_id: int) -> None:
-        self.stream_id = stream_id
-
-
 class StreamCancelled:
     """The client reset the stream (RST_STREAM), or h2 reset it for a stream error."""
 
@@ -189,15 +172,6 @@ class StreamCancelled:
     def __init__(self, stream_id: int, error_code: int) -> None:
         self.stream_id = stream_id
         self.error_code = error_code
-
-
-class WindowOpened:
-    """Send credit grew (``stream_id`` 0: the connection, or every stream)."""
-
-    __slots__ = ("stream_id",)
-
-    def __init__(self, stream_id: int) -> None:
-        self.stream_id = stream_id
 
 
 class ConnectionEnded:
