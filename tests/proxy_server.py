@@ -5,7 +5,8 @@ optional authentication and scriptable misbehaviour. Loopback only.
 accepted (``accepted``; ``open`` counts the ones still open), so tests can assert on the raw
 bytes a proxy saw. ``connect_reply`` replaces the answer to CONNECT with raw bytes (a 407,
 garbage, a huge header...); ``close_after_head`` closes instead of answering (early EOF);
-``delay`` stalls before answering (slow proxy).
+``delay`` stalls before answering (slow proxy); ``tunnel_reply`` replaces the 2xx line that
+opens a tunnel (a 204, or a 200 with framing headers).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class TestProxy:
     credentials: str | None = None
     #: Raw bytes sent instead of the normal reply to CONNECT (then the connection closes).
     connect_reply: bytes | None = None
+    #: Raw bytes sent instead of the normal "200 Connection established" (then the tunnel).
+    tunnel_reply: bytes | None = None
     close_after_head: bool = False
     delay: float = 0.0
     accepted: int = 0
@@ -57,8 +60,7 @@ class TestProxy:
             self._server.close()
             for writer in self._writers:
                 writer.transport.abort()
-            if self._tasks:
-                await asyncio.wait(list(self._tasks), timeout=2)
+            await _finish(self._tasks)
             await self._server.wait_closed()
 
     # -- serving ---------------------------------------------------------------------------
@@ -132,7 +134,7 @@ class TestProxy:
             writer.write(_reply(502, b"bad gateway"))
             await writer.drain()
             return
-        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        writer.write(self.tunnel_reply or b"HTTP/1.1 200 Connection established\r\n\r\n")
         await writer.drain()
         await _pipe_both(reader, writer, up_reader, up_writer)
 
@@ -170,6 +172,17 @@ class TestProxy:
         lines.append(b"Content-Length: %d" % len(answer_body))
         writer.write(b"\r\n".join(lines) + b"\r\n\r\n" + answer_body)
         await writer.drain()
+
+
+async def _finish(tasks: set[asyncio.Task[None]]) -> None:
+    """Let connection tasks end after their sockets were aborted; cancel the stragglers
+    (a scripted delay sleeps through the abort)."""
+    if tasks:
+        _, pending = await asyncio.wait(list(tasks), timeout=0.2)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=2)
 
 
 def _reply(status: int, body: bytes = b"", extra: bytes = b"") -> bytes:
@@ -237,8 +250,7 @@ class Socks5Proxy:
             self._server.close()
             for writer in self._writers:
                 writer.transport.abort()
-            if self._tasks:
-                await asyncio.wait(list(self._tasks), timeout=2)
+            await _finish(self._tasks)
             await self._server.wait_closed()
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -115,11 +115,21 @@ class _Handshake(asyncio.Protocol):
             await self._waiter
         finally:
             self._waiter = None
+
+    def take(self) -> bytes:
+        """Everything received so far (reading resumes if a flood had paused it)."""
+        data = bytes(self.buffer)
+        self.buffer.clear()
         if self.overflow:
-            raise ProxyHandshakeError("the proxy sent more than a handshake reply")
+            self.overflow = False
+            if self.transport is not None and not self.eof:
+                self.transport.resume_reading()
+        return data
 
     async def read_exactly(self, count: int) -> bytes:
         while len(self.buffer) < count:
+            if self.overflow:
+                raise ProxyHandshakeError("the proxy sent more than a handshake reply")
             if self.eof:
                 raise ProxyHandshakeError("the proxy closed the connection during the handshake")
             await self.more()
@@ -304,8 +314,7 @@ async def _connect_tunnel(handshake: _Handshake, proxy: ProxyURL, host: str, por
     transport.write(serialize_connect(host, port, proxy.basic_auth_header()))
     parser = ConnectReplyParser()
     while True:
-        data = bytes(handshake.buffer)
-        handshake.buffer.clear()
+        data = handshake.take()
         if data and parser.feed(data):
             break
         if handshake.eof:
