@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Final, Union
 
 from ._exceptions import InvalidURL
+from ._protocol.proxy import MAX_SOCKS_CREDENTIAL
 from ._proxy_env import NoProxy, environment_proxies
 from ._urls import URL
 
@@ -70,6 +71,8 @@ class ProxyURL:
             port = _DEFAULT_PORTS[scheme]
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             raise InvalidURL("proxy port must be an int in 1..65535")
+        if scheme.startswith("socks") and username and not _fits_socks(username, password):
+            raise InvalidURL("SOCKS5 user name and password must be 1-255 bytes each")
         self.scheme: str = scheme
         self.host: str = checked
         self.port: int = port
@@ -135,6 +138,12 @@ class ProxyURL:
 
     def __repr__(self) -> str:
         return f"ProxyURL({str(self)!r})"
+
+
+def _fits_socks(username: str, password: str | None) -> bool:
+    """RFC 1929 sends the user name and the password each with a one-byte length."""
+    limit = MAX_SOCKS_CREDENTIAL
+    return len(username.encode()) <= limit and len((password or "").encode()) <= limit
 
 
 def _check_scheme(scheme: str, shown: str) -> None:

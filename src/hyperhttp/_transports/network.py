@@ -76,6 +76,10 @@ class HTTPTransport(AsyncTransport):
     one; if nothing arrives within another interval, the connection is dead and closed,
     failing its streams with :class:`ReadError` rather than leaving them to hang (a read
     timeout of ``None`` included). ``None`` turns this off.
+
+    ``proxies``: a proxy URL, :class:`~hyperhttp.ProxyURL` or per-scheme mapping (see
+    docs/proxies.md); when ``None`` and ``trust_env``, the ``*_PROXY`` and ``NO_PROXY``
+    environment variables, read here, once.
     """
 
     def __init__(
