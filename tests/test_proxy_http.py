@@ -552,3 +552,65 @@ async def test_environment_proxy_and_no_proxy_end_to_end(
     async with Client() as c:
         await c.get(origin.url_for("/x"))
     assert len(server.heads) == 1
+
+
+# -- cancellation and event loops without TLS inside TLS -----------------------------------
+
+
+async def test_cancelled_during_the_tunnel_setup_leaves_the_client_usable(
+    proxy: ProxyFactory, tls_origin: HTTPServer
+) -> None:
+    slow = await proxy(delay=5)
+    async with client(slow.url(), max_connections=1) as c:
+        before = open_fds()
+        task = asyncio.create_task(c.get(tls_origin.url_for("/x")))
+        await wait_until(lambda: slow.heads != [])
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert c.get_pool_stats()["open"] == 0
+        await slow.aclose()  # its side of the socket; what is left open would be ours
+        assert open_fds() <= before
+    fast = await proxy()
+    async with client(fast.url(), max_connections=1) as c:
+        assert (await c.get(tls_origin.url_for("/x"))).text == "secure"
+
+
+class _LoopWithoutTLSInTLS(asyncio.SelectorEventLoop):
+    """Refuses start_tls on a TLS transport, as Python 3.10's asyncio does."""
+
+    async def start_tls(self, transport: Any, *args: Any, **kwargs: Any) -> Any:
+        if transport.get_extra_info("ssl_object") is not None:
+            raise TypeError(f"transport {transport!r} is not supported by start_tls()")
+        return await super().start_tls(transport, *args, **kwargs)
+
+
+def test_tls_inside_tls_on_a_loop_without_it_is_a_clear_proxy_error() -> None:
+    async def scenario(plain_url: str, tls_url: str) -> tuple[str, ProxyError]:
+        server = await TestProxy(ssl=CERTS.server_ssl_context()).start()
+        try:
+            async with client(server.url()) as c:
+                forwarded = (await c.get(plain_url)).text  # TLS to the proxy alone works
+                with pytest.raises(ProxyError) as caught:
+                    await c.get(tls_url)
+                assert c.get_pool_stats()["open"] == 1  # the forwarding connection only
+                return forwarded, caught.value
+        finally:
+            await server.aclose()
+
+    with (
+        HTTPServer(host="127.0.0.1", tls=True) as tls_server,
+        HTTPServer(host="127.0.0.1") as plain,
+    ):
+        tls_server.expect_request("/x").respond_with_data("secure")
+        plain.expect_request("/x").respond_with_data("plain")
+        loop = _LoopWithoutTLSInTLS()
+        try:
+            forwarded, error = loop.run_until_complete(
+                scenario(plain.url_for("/x"), tls_server.url_for("/x"))
+            )
+        finally:
+            loop.close()
+    assert forwarded == "plain"
+    check_error(error)
+    assert "TLS inside TLS" in str(error)
