@@ -614,3 +614,24 @@ def test_tls_inside_tls_on_a_loop_without_it_is_a_clear_proxy_error() -> None:
     assert forwarded == "plain"
     check_error(error)
     assert "TLS inside TLS" in str(error)
+
+
+async def test_https_proxy_verified_with_a_ca_file(
+    proxy: ProxyFactory, tls_origin: HTTPServer, origin: HTTPServer
+) -> None:
+    # verify= as a path: the proxy gets a context of its own (ALPN http/1.1 only).
+    server = await proxy(ssl=CERTS.server_ssl_context(http2=True))
+    async with client(server.url(), verify=CERTS.ca_file) as c:
+        assert (await c.get(origin.url_for("/x"))).text == "plain"
+        secure = await c.get(tls_origin.url_for("/x"))
+    assert (secure.text, secure.http_version) == ("secure", "HTTP/2")
+
+
+async def test_a_proxy_that_picks_http2_for_itself_is_refused(
+    proxy: ProxyFactory, tls_origin: HTTPServer
+) -> None:
+    # A caller's own SSLContext is used as given, so it offers h2 to the proxy too.
+    server = await proxy(ssl=CERTS.server_ssl_context(http2=True))
+    async with client(server.url()) as c:
+        with pytest.raises(ProxyError, match="HTTP/2"):
+            await c.get(tls_origin.url_for("/x"))

@@ -149,14 +149,18 @@ class HTTPTransport(AsyncTransport):
         """The TLS context for https:// proxies: verified like origins, HTTP/1.1 only.
 
         A context the caller built (``verify=SSLContext``) is used as given, as for origins.
+        Otherwise the client certificate (``cert=``) is left out: it identifies the caller
+        to origins, and a proxy that asks for one is not one of them.
         """
         if self._proxy_context is None:
             given = self._given_context or self._verify
             if isinstance(given, ssl.SSLContext):
-                self._proxy_context = given
+                # Shared with origins, so its ALPN offers h2 too: set that up first, so the
+                # proxy sees the same offer on every connection, not only on later ones.
+                self._proxy_context = self.ssl_context
             else:
                 self._proxy_context = create_ssl_context(
-                    self._verify, self._cert, trust_env=self._trust_env
+                    self._verify, None, trust_env=self._trust_env
                 )
         return self._proxy_context
 
