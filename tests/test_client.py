@@ -139,17 +139,6 @@ async def test_closed_client_refuses_requests(scripted: ServerFactory) -> None:
         await client.get(server.url)
 
 
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        {"proxies": "http://127.0.0.1:1"},
-    ],
-)
-def test_features_of_later_releases_say_so(kwargs: dict[str, object]) -> None:
-    with pytest.raises(NotImplementedError, match=r"docs/client\.md"):
-        Client(**kwargs)  # type: ignore[arg-type]
-
-
 def test_invalid_configuration_fails_at_construction() -> None:
     with pytest.raises(ValueError):
         Client(max_response_size=-1)

@@ -48,6 +48,7 @@ from ._exceptions import (
 )
 from ._headers import Headers
 from ._models import Request, Response
+from ._proxy import ProxyURL
 from ._ratelimit import RateLimit
 from ._transports._tls import InsecureRequestWarning, create_ssl_context
 from ._transports.base import AsyncTransport
@@ -92,6 +93,7 @@ __all__ = [
     "PoolTimeout",
     "ProtocolError",
     "ProxyError",
+    "ProxyURL",
     "RateLimit",
     "ReadError",
     "ReadTimeout",

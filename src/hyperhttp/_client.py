@@ -24,6 +24,7 @@ from ._exceptions import HyperHTTPError, InvalidURL, TooManyRedirects, Unsupport
 from ._headers import Headers, HeaderTypes
 from ._hooks import EventHooks, normalize_hooks, run_hooks
 from ._models import Request, Response
+from ._proxy import ProxiesTypes, ProxyMap
 from ._ratelimit import RateLimit, RateLimiter
 from ._redirects import REDIRECT_STATUSES, USER_COOKIE, build_redirect_request
 from ._transports._tls import CertTypes, VerifyTypes
@@ -56,12 +57,6 @@ class _UseClientDefault:
 
 
 USE_CLIENT_DEFAULT: Final = _UseClientDefault()
-
-# Keyword arguments accepted for compatibility with hyperhttp 2.x whose feature arrives in a
-# later release: giving a non-default value raises NotImplementedError (docs/client.md).
-_NOT_YET: Final = {
-    "proxies": None,
-}
 
 
 class Client:
@@ -97,7 +92,7 @@ class Client:
         telemetry: ErrorTelemetry | None = None,
         user_agent: str | None = None,
         accept_compressed: bool = True,
-        proxies: Any = None,
+        proxies: ProxiesTypes = None,
         trust_env: bool = True,
         auth: AuthTypes = None,
         event_hooks: Any = None,
@@ -106,15 +101,6 @@ class Client:
         max_decompressed_size: int | None = None,
         rate_limit: RateLimit | float | None = None,
     ) -> None:
-        given = {
-            "proxies": proxies,
-        }
-        for name, value in given.items():
-            if value != _NOT_YET[name]:
-                raise NotImplementedError(
-                    f"Client({name}=...) is not available in this release yet; "
-                    "see docs/client.md for what ships"
-                )
         self._base_url = _base_url(base_url)
         self._url_cache: dict[str, URL] = {}
         self._params = params
@@ -164,6 +150,11 @@ class Client:
             default_headers.update(Headers(headers))
         self.headers = default_headers
         limits = _limits(limits, max_connections, max_keepalive_connections, keepalive_expiry)
+        if transport is not None and proxies is not None:
+            # Routing is the transport's business: a custom transport (MockTransport, say)
+            # gets requests unchanged. The configuration is still checked, so a typo fails
+            # here rather than when the transport is swapped for the network one.
+            ProxyMap.build(proxies, trust_env=False)
         self._transport: AsyncTransport = transport or HTTPTransport(
             verify=ssl_context if ssl_context is not None else verify,
             cert=cert,
@@ -172,6 +163,7 @@ class Client:
             happy_eyeballs_delay=happy_eyeballs_delay,
             default_timeout=self.timeout,
             http2=http2,
+            proxies=proxies,
         )
         self._closed = False
 

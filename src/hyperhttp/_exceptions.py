@@ -166,7 +166,25 @@ class CloseError(NetworkError):
 
 
 class ProxyError(TransportError):
-    """The proxy refused or failed the request."""
+    """The proxy refused or failed the request, or could not be reached.
+
+    ``status_code`` is the proxy's status when it answered ``CONNECT`` with a non-2xx reply
+    (``407``: proxy authentication required); ``socks_reply`` the SOCKS5 reply code when a
+    SOCKS proxy refused the connection. Both are ``None`` otherwise. A failure to reach the
+    proxy (DNS, refused connection, TLS, timeout) is the ``__cause__``.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        request: Request | None = None,
+        status_code: int | None = None,
+        socks_reply: int | None = None,
+    ) -> None:
+        super().__init__(message, request=request)
+        self.status_code = status_code
+        self.socks_reply = socks_reply
 
 
 class UnsupportedProtocol(TransportError):

@@ -79,6 +79,12 @@ class HTTP11Connection(ClosingMixin, asyncio.Protocol):
 
     # One request at a time (the pool hands it out exclusively).
     multiplexed: Final = False
+    # Set on connections to an HTTP proxy that forwards http:// requests: the request
+    # target goes out in absolute form, with the proxy's own Proxy-Authorization (which
+    # replaces one the caller set). Never set on tunnels: nothing meant for the proxy
+    # travels inside one.
+    forward_proxy = False
+    proxy_authorization: bytes | None = None
 
     def __init__(self, pool: ConnectionPool, origin: Origin) -> None:
         self.origin = origin
@@ -246,9 +252,13 @@ class HTTP11Connection(ClosingMixin, asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             raise WriteError("the connection was closed before the request could be sent")
-        head = serialize_request_head(
-            request.method.encode("ascii"), request.url.raw_path, request.headers.raw
-        )
+        if self.forward_proxy:
+            target, raw_headers = _forward_form(request, self.proxy_authorization)
+            head = serialize_request_head(request.method.encode("ascii"), target, raw_headers)
+        else:
+            head = serialize_request_head(
+                request.method.encode("ascii"), request.url.raw_path, request.headers.raw
+            )
         body = request.stream
         if body is None:
             transport.write(head)
@@ -584,6 +594,19 @@ async def wait_with_timeout(awaitable: Awaitable[T], timeout: float) -> T:
         async with asyncio.timeout(timeout):
             return await awaitable
     return await asyncio.wait_for(awaitable, timeout)  # pragma: no cover
+
+
+def _forward_form(
+    request: Request, proxy_authorization: bytes | None
+) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """Request target and headers for a forwarding proxy (RFC 9112 §3.2.2: absolute form)."""
+    url = request.url
+    target = f"{url.scheme}://{url.netloc}{url.target}".encode("ascii")
+    headers = request.headers.raw
+    if proxy_authorization is not None:
+        headers = [field for field in headers if field[0].lower() != b"proxy-authorization"]
+        headers.append((b"Proxy-Authorization", proxy_authorization))
+    return target, headers
 
 
 def _reason(head: ResponseHead) -> str:

@@ -44,13 +44,16 @@ from .._exceptions import PoolTimeout
 from ._h2_connection import HTTP2Connection
 
 if TYPE_CHECKING:
+    from .._proxy import ProxyURL
     from ._h1_connection import HTTP11Connection
 
     Connection: TypeAlias = "HTTP11Connection | HTTP2Connection"
 
 __all__ = ["ConnectionPool", "Origin"]
 
-Origin = tuple[str, str, int]
+# A pool key: (scheme, host, port) of a direct connection's origin, or with the proxy as a
+# fourth part for connections through one (``_proxy_connect.py``): never shared across.
+Origin = tuple[str, str, int] | tuple[str, str, int, "ProxyURL"]
 # How long aclose() lets sockets finish closing (a TLS close_notify needs a round trip on
 # loopback, far less on a LAN) before aborting them.
 CLOSE_WAIT = 1.0

@@ -17,6 +17,7 @@ import asyncio
 import inspect
 import os
 import ssl
+from collections.abc import Awaitable, Callable
 from typing import Final, Literal
 
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, Limits, Timeout
@@ -28,10 +29,13 @@ from .._exceptions import (
     WriteError,
 )
 from .._models import Request, Response
+from .._proxy import ProxiesTypes, ProxyMap, ProxyURL
 from ._errors import map_connect_error
 from ._h1_connection import HTTP11Connection, wait_with_timeout
 from ._h2_connection import DEFAULT_PING_INTERVAL, HTTP2Connection, StreamRetryable
 from ._pool import ConnectionPool, Origin
+from ._proxy_connect import ProxyConnector, ProxyKey
+from ._selector import Connection, ProtocolSelector
 from ._tls import CertTypes, VerifyTypes, create_ssl_context
 from .base import AsyncTransport
 
@@ -52,7 +56,6 @@ IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"
 MAX_H2_ATTEMPTS: Final = 4
 
 HTTP2Option = bool | Literal["prior-knowledge"]
-Connection = HTTP11Connection | HTTP2Connection
 
 
 class HTTPTransport(AsyncTransport):
@@ -73,6 +76,10 @@ class HTTPTransport(AsyncTransport):
     one; if nothing arrives within another interval, the connection is dead and closed,
     failing its streams with :class:`ReadError` rather than leaving them to hang (a read
     timeout of ``None`` included). ``None`` turns this off.
+
+    ``proxies``: a proxy URL, :class:`~hyperhttp.ProxyURL` or per-scheme mapping (see
+    docs/proxies.md); when ``None`` and ``trust_env``, the ``*_PROXY`` and ``NO_PROXY``
+    environment variables, read here, once.
     """
 
     def __init__(
@@ -87,6 +94,7 @@ class HTTPTransport(AsyncTransport):
         default_timeout: Timeout = DEFAULT_TIMEOUT,
         http2: HTTP2Option = True,
         http2_ping_interval: float | None = DEFAULT_PING_INTERVAL,
+        proxies: ProxiesTypes = None,
     ) -> None:
         if http2 not in (True, False, "prior-knowledge"):
             raise ValueError('http2 must be True, False or "prior-knowledge"')
@@ -100,9 +108,25 @@ class HTTPTransport(AsyncTransport):
         self._cert = cert
         self._trust_env = trust_env
         self._ssl_context = ssl_context
+        self._given_context = ssl_context
         self._happy_eyeballs_delay = happy_eyeballs_delay
         self._default_timeout = default_timeout
         self._pool = ConnectionPool(limits, self._connect, self._may_share if self._http2 else None)
+        # None when every request goes direct: the hot path then pays one attribute test.
+        self._proxies = ProxyMap.build(proxies, trust_env)
+        self._proxy_context: ssl.SSLContext | None = None
+        self._proxy_connector = (
+            None
+            if self._proxies is None
+            else ProxyConnector(
+                open_tcp=self._open_tcp,
+                origin_context=lambda: self.ssl_context,
+                proxy_context=self._tls_to_proxy,
+                http2=self._http2,
+                h2c=self._h2c,
+                ping_interval=self._ping_interval,
+            )
+        )
         if ssl_context is None and (cert is not None or isinstance(verify, (str, os.PathLike))):
             # Files named in the configuration are read now, so a missing or invalid
             # certificate, key or CA bundle (or a wrong key password) is a TLSError from the
@@ -121,9 +145,31 @@ class HTTPTransport(AsyncTransport):
             )
         return self._ssl_context
 
+    def _tls_to_proxy(self) -> ssl.SSLContext:
+        """The TLS context for https:// proxies: verified like origins, HTTP/1.1 only.
+
+        A context the caller built (``verify=SSLContext``) is used as given, as for origins.
+        Otherwise the client certificate (``cert=``) is left out: it identifies the caller
+        to origins, and a proxy that asks for one is not one of them.
+        """
+        if self._proxy_context is None:
+            given = self._given_context or self._verify
+            if isinstance(given, ssl.SSLContext):
+                # Shared with origins, so its ALPN offers h2 too: set that up first, so the
+                # proxy sees the same offer on every connection, not only on later ones.
+                self._proxy_context = self.ssl_context
+            else:
+                self._proxy_context = create_ssl_context(
+                    self._verify, None, trust_env=self._trust_env
+                )
+        return self._proxy_context
+
     def _may_share(self, origin: Origin) -> bool:
         """Whether connections to ``origin`` may turn out to be HTTP/2 (and so shared)."""
-        return origin[0] == "https" or self._h2c
+        if origin[0] == "https":
+            return True
+        # h2c by prior knowledge: direct, or through a SOCKS tunnel; never to an HTTP proxy.
+        return self._h2c and (len(origin) == 3 or origin[3].is_socks)
 
     async def handle_async_request(self, request: Request) -> Response:
         """Send ``request`` on a pooled connection; the body is left to be read."""
@@ -136,7 +182,14 @@ class HTTPTransport(AsyncTransport):
             raise UnsupportedProtocol(
                 f"unsupported URL scheme {scheme!r} (only http and https)", request=request
             )
-        origin = url.origin
+        origin: Origin = url.origin
+        if self._proxies is not None:
+            proxy = self._proxies.for_url(url)
+            if proxy is not None:
+                origin = _proxy_key(url.origin, proxy)
+                if origin[1] and "proxy-authorization" in request.headers:
+                    # Inside a tunnel the origin would read it: it is meant for the proxy.
+                    del request.headers["proxy-authorization"]
         attempt = 0
         while True:
             attempt += 1
@@ -159,10 +212,12 @@ class HTTPTransport(AsyncTransport):
                 raise
 
     async def _connect(self, pool: ConnectionPool, origin: Origin, timeout: Timeout) -> Connection:
+        if len(origin) == 4:
+            assert self._proxy_connector is not None
+            return await self._proxy_connector.connect(pool, origin, timeout)
         scheme, host, port = origin
-        loop = asyncio.get_running_loop()
         ssl_context = self.ssl_context if scheme == "https" else None
-        selector = _ProtocolSelector(
+        selector = ProtocolSelector(
             pool, origin, self._http2 and ssl_context is not None, self._ping_interval
         )
         if ssl_context is None:
@@ -181,19 +236,9 @@ class HTTPTransport(AsyncTransport):
         # would turn the name check off altogether.
         server_hostname = host if ssl_context is not None else None
         try:
-            if self._happy_eyeballs_delay is not None and _supports_happy_eyeballs(loop):
-                connect = loop.create_connection(
-                    factory,
-                    host,
-                    port,
-                    ssl=ssl_context,
-                    server_hostname=server_hostname,
-                    happy_eyeballs_delay=self._happy_eyeballs_delay,
-                )
-            else:
-                connect = loop.create_connection(
-                    factory, host, port, ssl=ssl_context, server_hostname=server_hostname
-                )
+            connect = self._open_tcp(
+                factory, host, port, ssl=ssl_context, server_hostname=server_hostname
+            )
             if timeout.connect is None:
                 await connect
             else:
@@ -209,6 +254,28 @@ class HTTPTransport(AsyncTransport):
         conn.slot_released = False
         return conn
 
+    def _open_tcp(
+        self,
+        factory: Callable[[], asyncio.BaseProtocol],
+        host: str,
+        port: int,
+        *,
+        ssl: ssl.SSLContext | None,
+        server_hostname: str | None,
+    ) -> Awaitable[tuple[asyncio.BaseTransport, asyncio.BaseProtocol]]:
+        """``loop.create_connection``, with Happy Eyeballs where the loop has it."""
+        loop = asyncio.get_running_loop()
+        if self._happy_eyeballs_delay is not None and _supports_happy_eyeballs(loop):
+            return loop.create_connection(
+                factory,
+                host,
+                port,
+                ssl=ssl,
+                server_hostname=server_hostname,
+                happy_eyeballs_delay=self._happy_eyeballs_delay,
+            )
+        return loop.create_connection(factory, host, port, ssl=ssl, server_hostname=server_hostname)
+
     async def aclose(self) -> None:
         """Close every idle connection; in-flight responses close theirs when done."""
         await self._pool.aclose()
@@ -218,40 +285,11 @@ class HTTPTransport(AsyncTransport):
         return self._pool.stats()
 
 
-class _ProtocolSelector(asyncio.Protocol):
-    """Picks the connection class once TLS is up and ALPN known, then steps aside.
-
-    asyncio calls ``connection_made`` after the handshake; the selector hands the transport
-    to the chosen connection with ``set_protocol`` before any application byte is read.
-    """
-
-    def __init__(
-        self, pool: ConnectionPool, origin: Origin, offer_h2: bool, ping_interval: float | None
-    ) -> None:
-        self._pool = pool
-        self._origin = origin
-        self._offer_h2 = offer_h2
-        self._ping_interval = ping_interval
-        self.conn: Connection | None = None
-
-    def protocol(self) -> asyncio.BaseProtocol:
-        return self.conn if self.conn is not None else self
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        selected = None
-        if self._offer_h2:
-            ssl_object = transport.get_extra_info("ssl_object")
-            if ssl_object is not None:
-                selected = ssl_object.selected_alpn_protocol()
-        conn: Connection
-        if selected == "h2":
-            conn = HTTP2Connection(self._pool, self._origin, self._ping_interval)
-        else:
-            conn = HTTP11Connection(self._pool, self._origin)
-        conn.slot_released = True  # until _connect hands it to the pool
-        self.conn = conn
-        transport.set_protocol(conn)
-        conn.connection_made(transport)
+def _proxy_key(origin: tuple[str, str, int], proxy: ProxyURL) -> ProxyKey:
+    """The pool key of a proxied connection (see ``_proxy_connect.py``)."""
+    if origin[0] == "http" and not proxy.is_socks:
+        return ("http", "", 0, proxy)  # forwarding: one set of connections for every origin
+    return (origin[0], origin[1], origin[2], proxy)
 
 
 def _replayable(request: Request) -> bool:
