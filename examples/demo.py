@@ -2,7 +2,8 @@
 
 Everything runs on 127.0.0.1 with an ephemeral port; nothing leaves the machine. The server
 is ``hyperhttp.testing.HTTPServer`` (the pytest-httpserver-compatible one), with the
-endpoints of ``examples/testserver_demo.py``.
+endpoints of ``examples/testserver_demo.py``; then the same client speaks HTTP/2 to the
+server's TLS side (ALPN), 200 requests multiplexed on one connection.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from testserver_demo import PASSWORD, USER, demo_server
 from werkzeug import Response
 
 import hyperhttp
+from hyperhttp.testing import HTTPServer
 
 
 def line(label: str, response: hyperhttp.Response, detail: str) -> None:
@@ -87,5 +89,24 @@ async def main() -> None:
             )
 
 
+async def http2_part() -> None:
+    """The same client over HTTP/2: ALPN on the server's TLS, many streams, one connection."""
+    with HTTPServer(http2=True, tls=True) as server:
+        server.expect_request("/item").respond_with_json({"ok": True})
+        base = server.url_for("/").rstrip("/")
+        print(f"\nHTTP/2 (ALPN over TLS) against {base}")
+        async with hyperhttp.Client(verify=server.ca_file, timeout=5.0) as client:
+            started = time.perf_counter()
+            responses = await asyncio.gather(*(client.get(f"{base}/item") for _ in range(200)))
+            took = (time.perf_counter() - started) * 1000
+            versions = {r.http_version for r in responses}
+            stats = client.get_pool_stats()
+            print(
+                f"200 concurrent GETs          -> {', '.join(sorted(versions))} in {took:.0f} ms "
+                f"on {stats['open']} connection(s) (the server allows 100 streams on each)"
+            )
+
+
 if __name__ == "__main__":
     asyncio.run(main())
+    asyncio.run(http2_part())
