@@ -708,3 +708,24 @@ async def test_pings_can_be_turned_off(h2peer: PeerFactory) -> None:
 def test_ping_interval_must_be_positive() -> None:
     with pytest.raises(ValueError, match="http2_ping_interval"):
         HTTPTransport(http2_ping_interval=0)
+
+
+# -- RFC 9113 §5.1.1: stream ids run out ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("concurrent", [False, True], ids=["sequential", "concurrent"])
+async def test_a_connection_out_of_stream_ids_is_retired_for_a_new_one(
+    h2peer: PeerFactory, monkeypatch: pytest.MonkeyPatch, concurrent: bool
+) -> None:
+    # The real limit (2^31 - 1) takes a billion requests; the named constant is lowered so
+    # that a connection has ids for four streams (1, 3, 5, 7).
+    monkeypatch.setattr(h2p, "LAST_STREAM_ID", 7)
+    server = await h2peer(serve_forever)
+    async with client() as c:
+        if concurrent:
+            responses = await asyncio.gather(*(c.get(f"{server.url}/{i}") for i in range(10)))
+        else:
+            responses = [await c.get(f"{server.url}/{i}") for i in range(10)]
+    assert [r.content for r in responses] == [f"/{i}".encode() for i in range(10)]
+    assert len(server.peers) >= 3
+    assert all(max(peer.requests) <= 7 for peer in server.peers if peer.requests)

@@ -57,6 +57,7 @@ __all__ = [
     "CANCEL",
     "CONNECTION_WINDOW",
     "ENHANCE_YOUR_CALM",
+    "LAST_STREAM_ID",
     "MAX_CONTINUATION_FRAMES",
     "MAX_HEADER_LIST_SIZE",
     "MAX_INBOUND_FRAME_SIZE",
@@ -98,8 +99,9 @@ _RESET_MEMORY: Final = 1024
 # only short values (so the cache holds at most ~300 KiB).
 _VALID_FIELD_CACHE: Final = 1024
 _VALID_FIELD_MAX_LEN: Final = 256
-# Odd stream ids run out at 2^31 - 1 (RFC 9113 §5.1.1).
-_LAST_STREAM_ID: Final = 2**31 - 1
+# Odd stream ids run out at 2^31 - 1 (RFC 9113 §5.1.1): ~1.07 billion requests, a day and
+# a half at 10k req/s on one connection. The transport then retires the connection.
+LAST_STREAM_ID: Final = 2**31 - 1
 
 CANCEL: Final = fr.CANCEL
 REFUSED_STREAM: Final = fr.REFUSED_STREAM
@@ -741,7 +743,7 @@ class H2ClientProtocol:
         if self.closed:
             raise LocalProtocolError("cannot send the request over HTTP/2: connection closed")
         stream_id = self._next_stream_id
-        if stream_id > _LAST_STREAM_ID:
+        if stream_id > LAST_STREAM_ID:
             raise LocalProtocolError("this HTTP/2 connection has used up its stream ids")
         self._next_stream_id = stream_id + 2
         block = self._encoder.encode(headers)
@@ -845,6 +847,11 @@ class H2ClientProtocol:
             return b""
         self._out = []
         return out[0] if len(out) == 1 else b"".join(out)
+
+    @property
+    def streams_left(self) -> int:
+        """How many more streams this connection can open before its ids run out."""
+        return max(0, (LAST_STREAM_ID - self._next_stream_id) // 2 + 1)
 
     @property
     def open_outbound_streams(self) -> int:

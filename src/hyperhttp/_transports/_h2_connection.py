@@ -290,7 +290,9 @@ class HTTP2Connection(ClosingMixin, asyncio.Protocol):
             )
             return
         self._flush_soon()
-        if self.goaway_last_stream_id is not None and not self._streams:
+        if not self._streams and (
+            self.goaway_last_stream_id is not None or not self._proto.streams_left
+        ):
             self._close()
 
     def eof_received(self) -> bool:
@@ -338,6 +340,8 @@ class HTTP2Connection(ClosingMixin, asyncio.Protocol):
         """True if a new stream may be opened now."""
         return (
             self.reserved < self.max_streams
+            # reservations not yet opened must each still find a stream id
+            and self.reserved - len(self._streams) < self._proto.streams_left
             and self.goaway_last_stream_id is None
             and self._error is None
             and not self.is_closed
@@ -415,6 +419,8 @@ class HTTP2Connection(ClosingMixin, asyncio.Protocol):
         # send_headers anyway.
         if len(self._streams) >= self.max_streams:
             raise StreamRetryable("the server lowered its concurrent stream limit")
+        if not self._proto.streams_left:
+            raise StreamRetryable("this HTTP/2 connection has used up its stream ids")
         if self._ping_interval is not None and self._health_timer is None:
             self._check_health()
         body = request.stream
@@ -682,7 +688,9 @@ class HTTP2Connection(ClosingMixin, asyncio.Protocol):
             self.idle_since = self._loop.time()
         if notify:
             self._pool.stream_released(self)
-        if self.goaway_last_stream_id is not None and not self._streams:
+        if not self._streams and (
+            self.goaway_last_stream_id is not None or not self._proto.streams_left
+        ):
             self._close()
 
     def cancel_reservation(self) -> None:
