@@ -1,12 +1,14 @@
-"""Shared fixtures: scripted loopback servers."""
+"""Shared fixtures: scripted loopback servers, byte-exact HTTP/2 peers, proxy test origins."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from ssl import SSLContext
 from typing import Any
 
 import pytest
+
+from hyperhttp.testing import HTTPServer
 
 from .h2_raw_peer import RawH2Server
 from .scripted import Script, ScriptedServer
@@ -51,3 +53,19 @@ async def raw_h2() -> AsyncIterator[Callable[..., Awaitable[RawH2Server]]]:
     for server in servers:
         for peer in server.peers:
             assert not peer.violations, peer.violations
+
+
+@pytest.fixture
+def origin() -> Iterator[HTTPServer]:
+    """A plain HTTP/1.1 origin answering ``/x`` with ``plain`` (behind the test proxies)."""
+    with HTTPServer(host="127.0.0.1") as server:
+        server.expect_request("/x").respond_with_data("plain")
+        yield server
+
+
+@pytest.fixture
+def tls_origin() -> Iterator[HTTPServer]:
+    """A TLS origin (HTTP/2 by ALPN) answering ``/x`` with ``secure``."""
+    with HTTPServer(host="127.0.0.1", tls=True, http2=True) as server:
+        server.expect_request("/x").respond_with_data("secure")
+        yield server

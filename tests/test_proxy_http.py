@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -57,20 +57,6 @@ async def proxy() -> AsyncIterator[ProxyFactory]:
     yield start
     for server in started:
         await server.aclose()
-
-
-@pytest.fixture
-def origin() -> Iterator[HTTPServer]:
-    with HTTPServer(host="127.0.0.1") as server:
-        server.expect_request("/x").respond_with_data("plain")
-        yield server
-
-
-@pytest.fixture
-def tls_origin() -> Iterator[HTTPServer]:
-    with HTTPServer(host="127.0.0.1", tls=True, http2=True) as server:
-        server.expect_request("/x").respond_with_data("secure")
-        yield server
 
 
 def client(proxies: object, **kwargs: Any) -> Client:

@@ -3,7 +3,7 @@ RFC 1929), remote and local name resolution, and a typed error for each refusal.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -31,20 +31,6 @@ async def socks() -> AsyncIterator[SocksFactory]:
     yield start
     for server in started:
         await server.aclose()
-
-
-@pytest.fixture
-def origin() -> Iterator[HTTPServer]:
-    with HTTPServer(host="127.0.0.1") as server:
-        server.expect_request("/x").respond_with_data("plain")
-        yield server
-
-
-@pytest.fixture
-def tls_origin() -> Iterator[HTTPServer]:
-    with HTTPServer(host="127.0.0.1", tls=True, http2=True) as server:
-        server.expect_request("/x").respond_with_data("secure")
-        yield server
 
 
 def client(proxies: str, **kwargs: Any) -> Client:
