@@ -27,6 +27,8 @@ from hypothesis import strategies as st
 from hyperhttp import RemoteProtocolError
 from hyperhttp._protocol import h2_client as h2p
 
+from .byte_mutations import cuts_st, edits_st, how_st, mutate, split
+
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 STREAMS = 3  # requests opened before the server's bytes are fed
 
@@ -74,15 +76,6 @@ def new_protocol() -> h2p.H2ClientProtocol:
     return proto
 
 
-def split(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({cut % (len(data) + 1) for cut in cuts})
-    pieces, last = [], 0
-    for point in [*points, len(data)]:
-        pieces.append(data[last:point])
-        last = point
-    return [piece for piece in pieces if piece]
-
-
 def feed(pieces: list[bytes]) -> tuple[list[tuple[object, ...]], str | None]:
     """Feed the pieces; normalised events and the error, if any."""
     proto = new_protocol()
@@ -109,7 +102,7 @@ def _fields(event: object) -> tuple[object, ...]:
 
 
 @SETTINGS
-@given(st.integers(0, 10_000), st.lists(st.integers(0, 1 << 16), max_size=30))
+@given(st.integers(0, 10_000), cuts_st)
 def test_any_split_of_a_valid_stream_gives_the_same_events(seed: int, cuts: list[int]) -> None:
     data = server_bytes(seed)
     whole, error = feed([data])
@@ -119,26 +112,10 @@ def test_any_split_of_a_valid_stream_gives_the_same_events(seed: int, cuts: list
 
 
 @SETTINGS
-@given(
-    st.integers(0, 10_000),
-    st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1, max_size=8),
-    st.lists(st.integers(0, 1 << 16), max_size=10),
-    st.sampled_from(["flip", "insert", "delete", "truncate"]),
-)
+@given(st.integers(0, 10_000), edits_st, cuts_st, how_st)
 def test_mutated_streams_give_events_or_remote_protocol_error(
     seed: int, edits: list[tuple[int, int]], cuts: list[int], how: str
 ) -> None:
-    data = bytearray(server_bytes(seed))
-    for position, value in edits:
-        at = position % len(data)
-        if how == "flip":
-            data[at] ^= value or 1
-        elif how == "insert":
-            data[at:at] = bytes([value])
-        elif how == "delete":
-            del data[at]
-        else:
-            del data[at:]
-            break
+    data = mutate(server_bytes(seed), edits, how)
     # Only RemoteProtocolError may escape; feed() lets anything else fail the test.
-    feed(split(bytes(data), cuts))
+    feed(split(data, cuts))

@@ -24,6 +24,8 @@ from hypothesis import strategies as st
 
 from hyperhttp._protocol import h2_server as hs
 
+from ..byte_mutations import cuts_st, edits_st, how_st, mutate, split
+
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 REQUESTS = 3
@@ -58,15 +60,6 @@ def client_bytes(seed: int) -> bytes:
     return PREFACE + b"".join(frame.serialize() for frame in frames)
 
 
-def split(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({cut % (len(data) + 1) for cut in cuts})
-    pieces, last = [], 0
-    for point in [*points, len(data)]:
-        pieces.append(data[last:point])
-        last = point
-    return [piece for piece in pieces if piece]
-
-
 def feed(pieces: list[bytes]) -> list[tuple[object, ...]]:
     """Feed the pieces; normalised events (request bodies joined per stream)."""
     proto = hs.H2ServerProtocol()
@@ -86,7 +79,7 @@ def feed(pieces: list[bytes]) -> list[tuple[object, ...]]:
 
 
 @SETTINGS
-@given(st.integers(0, 10_000), st.lists(st.integers(0, 1 << 16), max_size=30))
+@given(st.integers(0, 10_000), cuts_st)
 def test_any_split_of_a_valid_client_gives_the_same_requests(seed: int, cuts: list[int]) -> None:
     data = client_bytes(seed)
     whole = feed([data])
@@ -96,25 +89,9 @@ def test_any_split_of_a_valid_client_gives_the_same_requests(seed: int, cuts: li
 
 
 @SETTINGS
-@given(
-    st.integers(0, 10_000),
-    st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1, max_size=8),
-    st.lists(st.integers(0, 1 << 16), max_size=10),
-    st.sampled_from(["flip", "insert", "delete", "truncate"]),
-)
+@given(st.integers(0, 10_000), edits_st, cuts_st, how_st)
 def test_mutated_clients_give_events_never_exceptions(
     seed: int, edits: list[tuple[int, int]], cuts: list[int], how: str
 ) -> None:
-    data = bytearray(client_bytes(seed))
-    for position, value in edits:
-        at = position % len(data)
-        if how == "flip":
-            data[at] ^= value or 1
-        elif how == "insert":
-            data[at:at] = bytes([value])
-        elif how == "delete":
-            del data[at]
-        else:
-            del data[at:]
-            break
-    feed(split(bytes(data), cuts))  # any exception fails the test
+    data = mutate(client_bytes(seed), edits, how)
+    feed(split(data, cuts))  # any exception fails the test
