@@ -16,10 +16,61 @@ import base64
 import contextlib
 import ssl
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+_Server = TypeVar("_Server", bound="_LoopbackServer")
+
+
+class _LoopbackServer:
+    """Accepting, counting and closing connections; subclasses implement ``_serve``."""
+
+    host: str
+    ssl: ssl.SSLContext | None
+    accepted: int
+    open: int
+    _server: asyncio.AbstractServer | None
+    _tasks: set[asyncio.Task[None]]
+    _writers: list[asyncio.StreamWriter]
+
+    async def start(self: _Server) -> _Server:
+        self._server = await asyncio.start_server(self._on_connect, self.host, 0, ssl=self.ssl)
+        return self
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for writer in self._writers:
+                writer.transport.abort()
+            await _finish(self._tasks)
+            await self._server.wait_closed()
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        self.open += 1
+        self._writers.append(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await self._serve(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, OSError):
+            pass
+        finally:
+            self.open -= 1
+            self._tasks.discard(task)
+            writer.transport.abort()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
 
 
 @dataclass
-class TestProxy:
+class TestProxy(_LoopbackServer):
     __test__ = False  # not a pytest test class
 
     host: str = "127.0.0.1"
@@ -41,15 +92,6 @@ class TestProxy:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _writers: list[asyncio.StreamWriter] = field(default_factory=list)
 
-    async def start(self) -> TestProxy:
-        self._server = await asyncio.start_server(self._on_connect, self.host, 0, ssl=self.ssl)
-        return self
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.sockets[0].getsockname()[1])
-
     def url(self, userinfo: str | None = None) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         scheme = "http" if self.ssl is None else "https"
@@ -58,30 +100,9 @@ class TestProxy:
 
     async def aclose(self) -> None:
         self.stopping.set()
-        if self._server is not None:
-            self._server.close()
-            for writer in self._writers:
-                writer.transport.abort()
-            await _finish(self._tasks)
-            await self._server.wait_closed()
+        await super().aclose()
 
     # -- serving ---------------------------------------------------------------------------
-
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted += 1
-        self.open += 1
-        self._writers.append(writer)
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        try:
-            await self._serve(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, OSError):
-            pass
-        finally:
-            self.open -= 1
-            self._tasks.discard(task)
-            writer.transport.abort()
 
     def _authorized(self, head: bytes) -> bool:
         if self.credentials is None:
@@ -220,7 +241,7 @@ async def _pipe_both(
 
 
 @dataclass
-class Socks5Proxy:
+class Socks5Proxy(_LoopbackServer):
     """A SOCKS5 server (RFC 1928/1929): no-auth or username/password, CONNECT only.
 
     ``reply_code`` other than 0 refuses every CONNECT with that code.
@@ -231,42 +252,17 @@ class Socks5Proxy:
     host: str = "127.0.0.1"
     credentials: tuple[str, str] | None = None
     reply_code: int = 0
+    ssl: ssl.SSLContext | None = None
     accepted: int = 0
+    open: int = 0
     targets: list[tuple[str, int]] = field(default_factory=list)
     _server: asyncio.AbstractServer | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _writers: list[asyncio.StreamWriter] = field(default_factory=list)
 
-    async def start(self) -> Socks5Proxy:
-        self._server = await asyncio.start_server(self._on_connect, self.host, 0)
-        return self
-
     def url(self, scheme: str = "socks5h", userinfo: str | None = None) -> str:
         at = f"{userinfo}@" if userinfo else ""
-        assert self._server is not None
-        return f"{scheme}://{at}{self.host}:{self._server.sockets[0].getsockname()[1]}"
-
-    async def aclose(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for writer in self._writers:
-                writer.transport.abort()
-            await _finish(self._tasks)
-            await self._server.wait_closed()
-
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted += 1
-        self._writers.append(writer)
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        try:
-            await self._serve(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, OSError):
-            pass
-        finally:
-            self._tasks.discard(task)
-            writer.transport.abort()
+        return f"{scheme}://{at}{self.host}:{self.port}"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         version, count = await reader.readexactly(2)
