@@ -24,11 +24,14 @@ from hyperhttp import (
     DNSError,
     InvalidURL,
     ProxyError,
+    RetryError,
     TLSError,
 )
 from hyperhttp._protocol.proxy import MAX_CONNECT_REPLY_BYTES
+from hyperhttp.errors.retry import RetryPolicy
 from hyperhttp.testing import HTTPServer
 from hyperhttp.testing._tls import default_certificates
+from hyperhttp.utils.backoff import ConstantBackoff
 
 from .conftest import ServerFactory
 from .proxy_server import TestProxy
@@ -192,6 +195,20 @@ async def test_non_2xx_to_connect_is_a_proxy_error_never_the_response(
     assert str(status) in str(error)
     assert "own page" not in str(error)
     await wait_until(lambda: server.open == 0)
+
+
+@pytest.mark.parametrize(("status", "attempts"), [(407, 1), (403, 1), (502, 3)])
+async def test_retries_follow_the_status_of_the_proxys_answer(
+    proxy: ProxyFactory, tls_origin: HTTPServer, status: int, attempts: int
+) -> None:
+    # Credentials a proxy refused will not work on the next try; a 502 from it may.
+    reply = b"HTTP/1.1 %d Nope\r\nContent-Length: 0\r\n\r\n" % status
+    server = await proxy(connect_reply=reply)
+    policy = RetryPolicy(max_retries=2, backoff_strategy=ConstantBackoff(0.0))
+    async with client(server.url(), retry=policy) as c:
+        with pytest.raises((ProxyError, RetryError)):
+            await c.get(tls_origin.url_for("/x"))
+    assert server.accepted == attempts
 
 
 async def test_407_from_the_test_proxy_without_credentials(

@@ -142,13 +142,18 @@ class ErrorClassifier:
         """The category of ``error``.
 
         ``HTTPStatusError`` (or any error given a ``response``) is categorised by the status
-        code; other errors by the nearest class in :attr:`ERROR_MAPPING`; FATAL otherwise.
+        code, and so is a ``ProxyError`` for a proxy's non-2xx answer to CONNECT; other
+        errors by the nearest class in :attr:`ERROR_MAPPING`; FATAL otherwise.
         """
         if response is None and isinstance(error, HTTPStatusError):
             response = error.response
         status = getattr(response, "status_code", None)
         if isinstance(status, int):
             return cls.categorize_status(status) or FATAL
+        if isinstance(error, ProxyError) and error.status_code is not None:
+            # The proxy answered CONNECT: its status says whether trying again can help
+            # (407/403 will not; 502/503 may).
+            return cls.categorize_status(error.status_code) or CONNECTION
         mapping = cls.ERROR_MAPPING
         for klass in type(error).__mro__:
             category = mapping.get(klass)
