@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
+import ssl
 from collections.abc import AsyncIterator
 
 import pytest
@@ -247,10 +249,23 @@ async def test_handler_exceptions_are_typed_and_carry_the_request() -> None:
     def ours(request: hyperhttp.Request) -> MockResponse:
         raise hyperhttp.ReadTimeout("simulated")
 
+    # MT-03: connect-level faults map to the same types as on the network.
+    def dns(request: hyperhttp.Request) -> MockResponse:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    def tls(request: hyperhttp.Request) -> MockResponse:
+        raise ssl.SSLCertVerificationError(1, "certificate verify failed")
+
+    def timeout(request: hyperhttp.Request) -> MockResponse:
+        raise TimeoutError("timed out")
+
     for handler, expected in (
         (refused, hyperhttp.ConnectError),
         (reset, hyperhttp.ReadError),
         (ours, hyperhttp.ReadTimeout),
+        (dns, hyperhttp.DNSError),
+        (tls, hyperhttp.TLSError),
+        (timeout, hyperhttp.ConnectTimeout),
     ):
         async with Client(transport=MockTransport(handler)) as client:
             with pytest.raises(expected) as info:

@@ -29,6 +29,8 @@ def map_connect_error(
     if isinstance(exc, HyperHTTPError):
         return exc
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        if connect_timeout is None:
+            return ConnectTimeout(f"connecting to {where} timed out")
         return ConnectTimeout(f"connecting to {where} took longer than {connect_timeout} s")
     if isinstance(exc, socket.gaierror):
         return DNSError(f"could not resolve {where}: {exc.strerror or exc}")
