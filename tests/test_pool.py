@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import gzip
+from collections.abc import AsyncIterator
 
 import pytest
 
-from hyperhttp import Client, ConnectError, PoolTimeout, RemoteProtocolError, Timeout
+from hyperhttp import (
+    Client,
+    ConnectError,
+    DecodingError,
+    PoolTimeout,
+    RemoteProtocolError,
+    Response,
+    Timeout,
+)
 
 from .conftest import ServerFactory
 from .scripted import (
@@ -539,3 +549,94 @@ async def test_keep_alive_over_ipv6_loopback(scripted: ServerFactory) -> None:
         for _ in range(3):
             assert (await client.get(server.url)).content == b"ok"
         assert server.accepted == 1
+
+
+# -- PL-03 / P-08: what may have been processed is not resent -----------------------------------
+
+
+async def test_partial_status_line_on_a_reused_connection_is_not_retried(
+    scripted: ServerFactory,
+) -> None:
+    """PL-03, P-08: a response byte arrived (half a status line), so the server got the request:
+    even an idempotent GET on a reused connection is not resent."""
+
+    async def answer_then_partial(conn: ServerConn) -> None:
+        await conn.read_request()
+        await conn.send(response(b"first"))
+        await conn.read_request()
+        await conn.send(b"HTTP/1.1 2")
+        await conn.close()
+
+    server = await scripted(answer_then_partial)
+    async with Client() as client:
+        assert (await client.get(server.url)).content == b"first"
+        with pytest.raises(RemoteProtocolError) as info:
+            await client.get(with_userinfo(server.url + "/second"))
+        check_error(info.value)
+        assert client.get_pool_stats() == EMPTY
+    assert [r.target for r in server.requests] == [b"/", b"/second"]
+    assert server.accepted == 1
+
+
+async def test_put_with_a_one_shot_body_on_a_stale_connection_is_not_retried(
+    scripted: ServerFactory,
+) -> None:
+    """PL-03, P-08: PUT is idempotent, but a generator body cannot be sent twice: when the
+    reused connection closes without an answer, the error reaches the caller."""
+    server = await scripted(answer_first_then_close_on_second)
+    sent = 0
+
+    async def upload() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for part in (b"chunk-1 ", b"chunk-2"):
+            sent += 1
+            yield part
+
+    async with Client() as client:
+        await client.get(server.url)
+        with pytest.raises(RemoteProtocolError) as info:
+            await client.put(with_userinfo(server.url), content=upload())
+        check_error(info.value)
+        assert client.get_pool_stats()["open"] == 0
+    assert [r.method for r in server.requests] == [b"GET", b"PUT"]
+    assert server.requests[1].body == b"chunk-1 chunk-2"
+    assert sent == 2
+    assert server.accepted == 1
+
+
+# -- PL-05: a body that cannot be decoded takes its connection with it --------------------------
+
+
+async def drain(r: Response) -> None:
+    async for _ in r.aiter_bytes():
+        pass
+
+
+async def test_decompression_error_mid_body_closes_the_connection(scripted: ServerFactory) -> None:
+    """PL-05: the head and the first, corrupt, part of a gzip body arrive; the rest never
+    does. Reading the stream fails with DecodingError without waiting for the rest, and the
+    connection is closed (the server sees EOF); the next request opens a new one."""
+    corrupt = gzip.compress(b"x" * 1000)[:10] + b"\xff" * 100  # a valid header, then garbage
+    eof_seen = asyncio.Event()
+
+    async def corrupt_then_wait(conn: ServerConn) -> None:
+        await conn.read_request()
+        if conn.index == 0:
+            head = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 100000\r\n\r\n"
+            await conn.send(head + corrupt)
+            await conn.wait_for_eof()
+            eof_seen.set()
+            return
+        await conn.send(response(b"fresh"))
+        await keep_alive(ok)(conn)
+
+    server = await scripted(corrupt_then_wait)
+    async with Client(timeout=Timeout(5.0)) as client:
+        r = await client.stream("GET", with_userinfo(server.url))  # not closed by the test
+        with pytest.raises(DecodingError) as info:
+            await asyncio.wait_for(drain(r), 2.0)
+        check_error(info.value)
+        await asyncio.wait_for(eof_seen.wait(), 2.0)
+        assert client.get_pool_stats() == EMPTY
+        assert (await client.get(server.url)).content == b"fresh"
+    assert server.accepted == 2

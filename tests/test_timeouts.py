@@ -1,4 +1,4 @@
-"""Timeouts over loopback sockets (checklist §1.8: TO-01..04, TO-06, TO-07).
+"""Timeouts over loopback sockets (checklist §1.8: TO-01..07).
 
 Budgets are small (0.1-0.5 s) but each test leaves a wide margin between the timeout that
 should fire and anything that should not, so a loaded CI machine does not flake them.
@@ -381,3 +381,41 @@ def test_timeout_values() -> None:
     assert (t.connect, t.read, t.write, t.pool, t.total) == (2.0, 1.0, 1.0, 1.0, None)
     assert Timeout(math.inf).read is None
     assert Timeout(None).read is None
+
+
+# -- TO-05: a total deadline against drip-feeding servers ---------------------------------------
+
+
+def _drip_forever(part: str) -> object:
+    """Keep every read short of the read timeout, forever: 1 byte of head per 100 ms, or a
+    chunked body of one-byte chunks every 20 ms."""
+
+    async def script(conn: ServerConn) -> None:
+        await conn.read_request()
+        if part == "head":
+            await conn.drip(b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000, 0.1)
+        else:
+            await conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            while True:
+                await conn.send(b"1\r\nz\r\n")
+                await asyncio.sleep(0.02)
+
+    return script
+
+
+@pytest.mark.parametrize("part", ["head", "body"])
+async def test_total_timeout_stops_a_drip_feed(scripted: ServerFactory, part: str) -> None:
+    """TO-05: no read ever waits past the read timeout (0.3 s), so only Timeout(total=0.5)
+    ends the request: at about 0.5 s, with the connection closed."""
+    server = await scripted(_drip_forever(part))  # type: ignore[arg-type]
+    loop = asyncio.get_running_loop()
+    async with Client(timeout=Timeout(5.0, read=0.3, total=0.5)) as client:
+        started = loop.time()
+        with pytest.raises(TimeoutException) as info:
+            await client.get(with_userinfo(server.url))
+        elapsed = loop.time() - started
+        assert 0.45 < elapsed < 1.0, elapsed
+        assert not isinstance(info.value, ReadTimeout)
+        assert "total" in str(info.value)
+        check_error(info.value)
+        assert client.get_pool_stats()["open"] == 0

@@ -1,4 +1,4 @@
-"""TLS against a local trustme-certified server (checklist §1.5: TLS-01, 02, 04, 06, 08, 09).
+"""TLS against a local trustme-certified server (checklist §1.5: TLS-01..09, P-04).
 
 The server is the scripted server with an ``ssl.SSLContext``; the CA is trustme's, so it is
 trusted only when a test says so.
@@ -7,6 +7,8 @@ trusted only when a test says so.
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
 import shutil
 import socket
 import ssl
@@ -14,10 +16,14 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import trustme
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from hyperhttp import (
     Client,
@@ -431,3 +437,432 @@ def test_tls_body_until_close_needs_close_notify(
     finally:
         loop.close()
         thread.join(10)
+
+
+# -- TLS-07 / P-04: a verify=False connection is never lent to a verifying client ---------------
+
+
+@pytest.mark.filterwarnings("ignore::hyperhttp.InsecureRequestWarning")
+@pytest.mark.parametrize("insecure_first", [True, False], ids=["insecure-first", "secure-first"])
+async def test_insecure_and_verifying_clients_never_share_a_connection(
+    scripted: ServerFactory, ca: trustme.CA, insecure_first: bool
+) -> None:
+    """TLS-07, P-04: the same untrusted origin, in either order: the verify=False client gets
+    its answer, the default one a TLSError, even while the insecure connection sits idle."""
+    url = await tls_server(scripted, ca, "127.0.0.1")
+    async with Client(verify=False) as insecure, Client() as secure:
+        if insecure_first:
+            assert (await insecure.get(url)).content == b"ok"
+            assert insecure.get_pool_stats()["idle"] == 1
+        with pytest.raises(TLSError) as info:
+            await secure.get(with_userinfo(url))
+        check_error(info.value)
+        assert secure.get_pool_stats() == EMPTY
+        assert (await insecure.get(url)).content == b"ok"
+        with pytest.raises(TLSError):  # and again, with the insecure connection pooled
+            await secure.get(url)
+        assert secure.get_pool_stats() == EMPTY
+
+
+# -- TLS-01: self-signed and expired certificates -----------------------------------------------
+
+
+def _self_signed(*names: str) -> tuple[bytes, bytes]:
+    """A self-signed certificate (its own issuer) for ``names``: (cert PEM, key PEM)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([_general_name(n) for n in names]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def _general_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def _context_from_pem(tmp_path: Path, cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
+    cert_file, key_file = tmp_path / "server-cert.pem", tmp_path / "server-key.pem"
+    cert_file.write_bytes(cert_pem)
+    key_file.write_bytes(key_pem)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert_file), str(key_file))
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+async def test_self_signed_certificate_is_rejected(
+    scripted: ServerFactory, ca_file: str, tmp_path: Path
+) -> None:
+    """TLS-01: a self-signed leaf fails with the default roots and with an unrelated CA."""
+    context = _context_from_pem(tmp_path, *_self_signed("127.0.0.1"))
+    server = await scripted(keep_alive(ok), ssl=context)
+    for verify in (True, ca_file):
+        async with Client(verify=verify) as client:
+            with pytest.raises(TLSError) as info:
+                await client.get(with_userinfo(server.url))
+            check_error(info.value)
+            assert "self-signed" in str(info.value).lower() or "self signed" in str(info.value)
+            assert client.get_pool_stats() == EMPTY
+    assert server.requests == []  # no request byte was sent over it
+
+
+async def test_expired_certificate_is_rejected(
+    scripted: ServerFactory, ca: trustme.CA, ca_file: str
+) -> None:
+    """TLS-01: a certificate from a trusted CA, past its notAfter, fails and says why."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(
+        "127.0.0.1",
+        not_before=now - datetime.timedelta(days=30),
+        not_after=now - datetime.timedelta(days=1),
+    ).configure_cert(context)
+    context.set_alpn_protocols(["http/1.1"])
+    server = await scripted(keep_alive(ok), ssl=context)
+    async with Client(verify=ca_file) as client:
+        with pytest.raises(TLSError) as info:
+            await client.get(with_userinfo(server.url))
+        check_error(info.value)
+        assert "expired" in str(info.value).lower()
+        assert client.get_pool_stats() == EMPTY
+    assert server.requests == []
+
+
+# -- TLS-02: names the certificate does not cover -----------------------------------------------
+
+
+def _leaf_signed_by(
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_name: x509.Name,
+    common_name: str,
+    sans: list[str],
+) -> tuple[bytes, bytes]:
+    """A leaf for ``common_name`` with ``sans`` (none: no SAN extension at all)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+    )
+    if sans:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([_general_name(n) for n in sans]), critical=False
+        )
+    cert = builder.sign(ca_key, hashes.SHA256())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+class OwnCA(NamedTuple):
+    key: ec.EllipticCurvePrivateKey
+    name: x509.Name
+    file: str
+
+
+@pytest.fixture(scope="module")
+def own_ca(tmp_path_factory: pytest.TempPathFactory) -> OwnCA:
+    """A CA built here, to sign leaves trustme cannot make (trustme always adds SANs)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hyperhttp test CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .sign(key, hashes.SHA256())
+    )
+    path = tmp_path_factory.mktemp("own-ca") / "ca.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return OwnCA(key, name, str(path))
+
+
+def resolve_to_loopback(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names under ``example.test`` resolve to 127.0.0.1 for the running loop (no DNS);
+    returns the names looked up."""
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+    looked_up: list[str] = []
+
+    async def getaddrinfo(host: object, port: object, *args: object, **kwargs: object) -> object:
+        if isinstance(host, str) and host.rstrip(".").endswith("example.test"):
+            looked_up.append(host)
+            host = "127.0.0.1"
+        return await real(host, port, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    return looked_up
+
+
+async def _named_server(
+    scripted: ServerFactory,
+    own_ca: OwnCA,
+    tmp_path: Path,
+    common_name: str,
+    sans: list[str],
+) -> int:
+    leaf = _leaf_signed_by(own_ca.key, own_ca.name, common_name, sans)
+    context = _context_from_pem(tmp_path, *leaf)
+    server = await scripted(keep_alive(ok), ssl=context)
+    return server.port
+
+
+async def test_common_name_without_san_is_not_a_match(
+    scripted: ServerFactory,
+    own_ca: OwnCA,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """TLS-02: no fallback to the subject CN when the certificate has no SAN (RFC 6125 §6.4.4,
+    CA/Browser Forum: SAN required)."""
+    looked_up = resolve_to_loopback(monkeypatch)
+    port = await _named_server(scripted, own_ca, tmp_path, "cn-only.example.test", [])
+    async with Client(verify=own_ca.file) as client:
+        with pytest.raises(TLSError) as info:
+            await client.get(with_userinfo(f"https://cn-only.example.test:{port}/"))
+        check_error(info.value)
+        assert client.get_pool_stats() == EMPTY
+    assert looked_up == ["cn-only.example.test"]
+
+
+@pytest.mark.parametrize(
+    ("host", "matches"),
+    [
+        ("a.example.test", True),
+        ("a.b.example.test", False),  # a wildcard covers one label only
+        ("example.test", False),  # and never the bare parent
+    ],
+)
+async def test_wildcard_covers_exactly_one_label(
+    scripted: ServerFactory,
+    own_ca: OwnCA,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    host: str,
+    matches: bool,
+) -> None:
+    """TLS-02: ``*.example.test`` (RFC 6125 §6.4.3)."""
+    resolve_to_loopback(monkeypatch)
+    port = await _named_server(scripted, own_ca, tmp_path, "*.example.test", ["*.example.test"])
+    async with Client(verify=own_ca.file) as client:
+        if matches:
+            assert (await client.get(f"https://{host}:{port}/")).content == b"ok"
+        else:
+            with pytest.raises(TLSError) as info:
+                await client.get(with_userinfo(f"https://{host}:{port}/"))
+            check_error(info.value)
+            assert client.get_pool_stats() == EMPTY
+
+
+async def test_trailing_dot_host(
+    scripted: ServerFactory,
+    own_ca: OwnCA,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """TLS-02/TLS-03: ``a.example.test.`` (the absolute form) against a certificate for
+    ``a.example.test``."""
+    resolve_to_loopback(monkeypatch)
+    names: list[str | None] = []
+    leaf = _leaf_signed_by(own_ca.key, own_ca.name, "a.example.test", ["a.example.test"])
+    context = _context_from_pem(tmp_path, *leaf)
+    context.sni_callback = lambda ssl_object, name, ctx: names.append(name)  # type: ignore[assignment,misc]
+    server = await scripted(keep_alive(ok), ssl=context)
+    async with Client(verify=own_ca.file) as client:
+        r = await client.get(f"https://a.example.test.:{server.port}/")
+    assert r.content == b"ok"
+    # the name is checked, sent in SNI and in Host without the root label's dot
+    assert names == ["a.example.test"]
+    assert server.requests[0].header(b"host") == f"a.example.test:{server.port}".encode()
+
+
+# -- TLS-04: the ALPN offer -------------------------------------------------------------------
+
+
+def _alpn_offer(client_hello: bytes) -> list[str] | None:
+    """The protocol names in a ClientHello's ALPN extension (RFC 7301 §3.1), None if absent.
+
+    ``client_hello`` is one TLS record: record header, handshake header, then the hello.
+    """
+    assert client_hello[0] == 0x16 and client_hello[5] == 0x01, "not a ClientHello"
+    at = 5 + 4 + 2 + 32  # record header, handshake header, legacy_version, random
+    at += 1 + client_hello[at]  # session id
+    at += 2 + int.from_bytes(client_hello[at : at + 2], "big")  # cipher suites
+    at += 1 + client_hello[at]  # compression methods
+    end = at + 2 + int.from_bytes(client_hello[at : at + 2], "big")
+    at += 2
+    while at < end:
+        kind = int.from_bytes(client_hello[at : at + 2], "big")
+        size = int.from_bytes(client_hello[at + 2 : at + 4], "big")
+        data = client_hello[at + 4 : at + 4 + size]
+        at += 4 + size
+        if kind == 16:  # application_layer_protocol_negotiation
+            names, i = [], 2
+            while i < len(data):
+                names.append(data[i + 1 : i + 1 + data[i]].decode("ascii"))
+                i += 1 + data[i]
+            return names
+    return None
+
+
+@pytest.mark.parametrize(
+    ("http2", "offer"), [(True, ["h2", "http/1.1"]), (False, ["http/1.1"])], ids=["h2", "h1"]
+)
+async def test_alpn_offer_in_the_client_hello(
+    scripted: ServerFactory, ca_file: str, http2: bool, offer: list[str]
+) -> None:
+    """TLS-04: h2 first, then http/1.1; http/1.1 alone when HTTP/2 is off. Read from the bytes
+    of the ClientHello (the ssl module has no server-side ALPN callback to ask)."""
+    hellos: list[bytes] = []
+
+    async def read_client_hello(conn: ServerConn) -> None:
+        header = await conn.reader.readexactly(5)
+        hellos.append(header + await conn.reader.readexactly(int.from_bytes(header[3:], "big")))
+        await conn.close()
+
+    server = await scripted(read_client_hello)
+    async with Client(verify=ca_file, http2=http2) as client:
+        with pytest.raises(TransportError):
+            await client.get(server.url.replace("http://", "https://"))
+    assert len(hellos) == 1
+    assert _alpn_offer(hellos[0]) == offer
+
+
+async def test_server_without_alpn_gets_http11(
+    scripted: ServerFactory, ca: trustme.CA, ca_file: str
+) -> None:
+    """TLS-04: a server that negotiates no protocol at all is spoken to in HTTP/1.1."""
+    seen: list[str | None] = []
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)  # and no set_alpn_protocols
+    server = await scripted(recording_alpn(seen), ssl=context)  # type: ignore[arg-type]
+    async with Client(verify=ca_file) as client:
+        r = await client.get(server.url)
+        assert r.content == b"ok"
+        assert r.http_version == "HTTP/1.1"
+        assert (await client.get(server.url)).content == b"ok"
+    assert seen == [None]
+    assert server.accepted == 1
+
+
+# -- TLS-05: TLS 1.2 is the floor -------------------------------------------------------------
+
+
+def _tls11_server_context(ca: trustme.CA) -> ssl.SSLContext:
+    """A server that speaks at most TLS 1.1; skips the test when OpenSSL here cannot."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", key_type=trustme.KeyType.RSA).configure_cert(context)
+    try:
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = ssl.TLSVersion.TLSv1_1
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    except (ValueError, ssl.SSLError) as exc:
+        pytest.skip(f"this OpenSSL cannot configure a TLS 1.1 server: {exc}")
+    # Prove it can complete a TLS 1.1 handshake at all, in memory, with a willing client.
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.check_hostname = False
+    client.verify_mode = ssl.CERT_NONE
+    client.minimum_version = ssl.TLSVersion.TLSv1
+    client.set_ciphers("DEFAULT:@SECLEVEL=0")
+    pipes = [(ssl.MemoryBIO(), ssl.MemoryBIO()) for _ in range(2)]
+    c = client.wrap_bio(pipes[0][0], pipes[0][1])
+    s = context.wrap_bio(pipes[1][0], pipes[1][1], server_side=True)
+    try:
+        for _ in range(10):
+            for ssl_object in (c, s):
+                try:
+                    ssl_object.do_handshake()
+                except ssl.SSLWantReadError:
+                    pass
+            pipes[1][0].write(pipes[0][1].read())
+            pipes[0][0].write(pipes[1][1].read())
+        if c.version() != "TLSv1.1":
+            pytest.skip("this OpenSSL does not complete a TLS 1.1 handshake")
+    except ssl.SSLError as exc:
+        pytest.skip(f"this OpenSSL refuses TLS 1.1: {exc}")
+    return context
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
+async def test_tls11_only_server_is_refused(ca: trustme.CA, ca_file: str) -> None:
+    """TLS-05: the default minimum is TLS 1.2, even with the CA trusted.
+
+    A blocking server in a thread: it sends the protocol_version alert before closing (an
+    asyncio server drops the connection without flushing it, which proves less).
+    """
+    context = _tls11_server_context(ca)
+    listener = socket.create_server(("127.0.0.1", 0))
+    outcome: list[str] = []
+
+    def serve() -> None:
+        with listener:
+            listener.settimeout(10)
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(10)
+                try:
+                    context.wrap_socket(conn, server_side=True).close()
+                    outcome.append("handshake completed")
+                except ssl.SSLError as exc:
+                    outcome.append(str(exc.reason))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    url = f"https://127.0.0.1:{listener.getsockname()[1]}/"
+    try:
+        async with Client(verify=ca_file) as client:
+            with pytest.raises(TLSError) as info:
+                await client.get(with_userinfo(url))
+            check_error(info.value)
+            assert "protocol_version" in str(info.value).lower()
+            assert client.get_pool_stats() == EMPTY
+    finally:
+        await asyncio.to_thread(thread.join, 10)
+    assert outcome == ["UNSUPPORTED_PROTOCOL"]

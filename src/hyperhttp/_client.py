@@ -319,8 +319,15 @@ class Client:
         total = timeout.total if isinstance(timeout, Timeout) else None
         deadline = None if total is None else asyncio.get_running_loop().time() + total
         policy = self.retry if isinstance(retry, _UseClientDefault) else coerce_retry(retry)
-        async with DeadlineScope(deadline, total):
-            return await self._send(request, stream, auth, follow_redirects, policy, deadline)
+        try:
+            async with DeadlineScope(deadline, total):
+                return await self._send(request, stream, auth, follow_redirects, policy, deadline)
+        except HyperHTTPError as exc:
+            # The total deadline's TimeoutException is raised by the scope, outside any layer
+            # that knows the request: every error carries it (docs/errors.md).
+            if exc.request is None:
+                exc.request = request
+            raise
 
     async def _send(
         self,

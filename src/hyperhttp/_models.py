@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 import json as jsonlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from ._content import (
@@ -471,7 +471,7 @@ class Response:
         _check_decoded_size(sum(len(piece) for piece in pieces), self.max_decompressed_size)
         return b"".join(pieces)
 
-    async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+    async def aiter_raw(self, chunk_size: int | None = None) -> AsyncGenerator[bytes, None]:
         """The body as it came off the wire (still content-encoded), chunk by chunk."""
         self._claim_stream()
         limit = self.max_response_size
@@ -515,15 +515,24 @@ class Response:
                 yield chunk
             return
         total = 0
-        async for chunk in self.aiter_raw():
-            for piece in decoder.decode(chunk):
+        raw = self.aiter_raw()
+        try:
+            async for chunk in raw:
+                for piece in decoder.decode(chunk):
+                    total += len(piece)
+                    _check_decoded_size(total, self.max_decompressed_size)
+                    yield piece
+            for piece in decoder.flush():
                 total += len(piece)
                 _check_decoded_size(total, self.max_decompressed_size)
                 yield piece
-        for piece in decoder.flush():
-            total += len(piece)
-            _check_decoded_size(total, self.max_decompressed_size)
-            yield piece
+        except HyperHTTPError as exc:
+            # Raised here, not in aiter_raw: attach the request as every other error does.
+            if exc.request is None:
+                exc.request = self.request
+            raise
+        finally:
+            await raw.aclose()  # closes the response (and a half-read connection) now
 
     async def aiter_text(self, chunk_size: int | None = None) -> AsyncIterator[str]:
         """The body as text, never splitting a multibyte character."""

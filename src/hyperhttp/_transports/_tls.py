@@ -52,6 +52,9 @@ def create_ssl_context(
         else:
             context.verify_mode = ssl.CERT_REQUIRED
             context.check_hostname = True
+            # RFC 6125 §6.4.4: names come from the SAN only. Python's contexts still fall
+            # back to the subject CN of a certificate without one (checklist TLS-02).
+            context.hostname_checks_common_name = False
             _load_roots(context, verify, trust_env)
     if cert is not None:
         _load_client_cert(context, cert)
