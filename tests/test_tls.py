@@ -866,3 +866,24 @@ async def test_tls11_only_server_is_refused(ca: trustme.CA, ca_file: str) -> Non
     finally:
         await asyncio.to_thread(thread.join, 10)
     assert outcome == ["UNSUPPORTED_PROTOCOL"]
+
+
+async def test_a_server_hanging_up_mid_handshake_gives_a_readable_error(ca_file: str) -> None:
+    # asyncio reports this as a ConnectionResetError without any message: the error must
+    # still say what happened rather than end in "...: ".
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)  # the ClientHello has started
+        writer.transport.abort()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with Client(verify=ca_file) as client:
+            with pytest.raises(TransportError) as info:
+                await client.get(f"https://127.0.0.1:{port}/")
+    finally:
+        server.close()
+        await server.wait_closed()
+    message = str(info.value)
+    assert not message.rstrip().endswith(":"), message
+    assert info.value.request is not None

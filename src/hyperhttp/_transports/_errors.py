@@ -33,12 +33,12 @@ def map_connect_error(
             return ConnectTimeout(f"connecting to {where} timed out")
         return ConnectTimeout(f"connecting to {where} took longer than {connect_timeout} s")
     if isinstance(exc, socket.gaierror):
-        return DNSError(f"could not resolve {where}: {exc.strerror or exc}")
+        return DNSError(f"could not resolve {where}: {_reason(exc)}")
     if isinstance(exc, (ssl.SSLError, ssl.CertificateError)):
         reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or exc
         return TLSError(f"TLS handshake with {where} failed: {reason}")
     if isinstance(exc, OSError):
-        return ConnectError(f"could not connect to {where}: {exc.strerror or exc}")
+        return ConnectError(f"could not connect to {where}: {_reason(exc)}")
     return exc
 
 
@@ -49,5 +49,11 @@ def map_exchange_error(exc: BaseException, where: str) -> BaseException:
     existed and failed) becomes ``ReadError``.
     """
     if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
-        return ReadError(f"connection to {where} failed: {exc.strerror or exc}")
+        return ReadError(f"connection to {where} failed: {_reason(exc)}")
     return map_connect_error(exc, where, None)
+
+
+def _reason(exc: OSError) -> str:
+    """What went wrong, never empty: some failures (a TLS peer that hangs up mid-handshake)
+    carry no message at all."""
+    return exc.strerror or str(exc) or type(exc).__name__
