@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final
 
-from ._auth import Auth, AuthTypes, build_auth, run_auth_flow
+from ._auth import Auth, AuthFlowResult, AuthTypes, build_auth, run_auth_flow
 from ._config import DEFAULT_TIMEOUT, Limits, Timeout, TimeoutTypes
 from ._content import RequestContent, RequestData, RequestFiles
 from ._cookies import Cookies, CookieTypes
@@ -342,6 +342,8 @@ class Client:
         request_auth = self._auth if isinstance(auth, _UseClientDefault) else build_auth(auth)
         if request_auth is None:
             response = await self._send_handling_redirects(request, follow)
+        elif request_auth.per_redirect_hop:
+            response = await self._send_handling_redirects(request, follow, request_auth, stream)
         else:
             response = await self._send_handling_auth(request, request_auth, follow, stream)
         if not stream:
@@ -373,12 +375,42 @@ class Client:
         response.history = [*result.history, *response.history]
         return response
 
-    async def _send_handling_redirects(self, request: Request, follow: bool) -> Response:
+    async def _send_hop_with_auth(
+        self, request: Request, auth: Auth, follow: bool, stream: bool
+    ) -> AuthFlowResult:
+        """One redirect hop through a per-hop auth flow (``Auth.per_redirect_hop``)."""
+
+        async def send_one(auth_request: Request) -> Response:
+            response = await self._send_single_request(auth_request)
+            followed = follow and _is_redirect(response) and self.max_redirects > 0
+            if not stream and not followed:  # as in _send_handling_auth; redirect bodies
+                try:  # are discarded (bounded) by the caller instead
+                    await response.aread()
+                except BaseException:
+                    await response.aclose()
+                    raise
+            return response
+
+        return await run_auth_flow(auth, request, send_one)
+
+    async def _send_handling_redirects(
+        self,
+        request: Request,
+        follow: bool,
+        hop_auth: Auth | None = None,
+        stream: bool = False,
+    ) -> Response:
         history: list[Response] = []
+        redirects = 0
         while True:
-            response = await self._send_single_request(request)
+            if hop_auth is None:
+                response = await self._send_single_request(request)
+            else:
+                result = await self._send_hop_with_auth(request, hop_auth, follow, stream)
+                response = result.response
+                history.extend(result.history)
             response.history = list(history)
-            if response.status_code not in REDIRECT_STATUSES or "location" not in response.headers:
+            if not _is_redirect(response):
                 return response
             if not follow or self.max_redirects == 0:
                 try:
@@ -386,7 +418,7 @@ class Client:
                 except HyperHTTPError:
                     response.next_request = None
                 return response
-            if len(history) >= self.max_redirects:
+            if redirects >= self.max_redirects:
                 await response.adiscard(MAX_REDIRECT_BODY)
                 error = TooManyRedirects(
                     f"exceeded {self.max_redirects} redirects", request=request
@@ -402,6 +434,7 @@ class Client:
             # connection instead of being drained (checklist RD-09).
             await response.adiscard(MAX_REDIRECT_BODY)
             history.append(response)
+            redirects += 1
             request = next_request
 
     async def _send_single_request(self, request: Request) -> Response:
@@ -693,6 +726,10 @@ def _accept_encoding(accept_compressed: bool) -> str:
     if not accept_compressed or not SUPPORTED_ENCODINGS:
         return "identity"
     return ", ".join(SUPPORTED_ENCODINGS)
+
+
+def _is_redirect(response: Response) -> bool:
+    return response.status_code in REDIRECT_STATUSES and "location" in response.headers
 
 
 def _basic_auth(username: str, password: str) -> str:
