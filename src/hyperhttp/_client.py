@@ -87,6 +87,7 @@ class Client:
         happy_eyeballs_delay: float | None = DEFAULT_HAPPY_EYEBALLS_DELAY,
         follow_redirects: bool = False,
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        redirect_sensitive_headers: Iterable[str] = (),
         retry: RetryPolicy | bool | int | None = None,
         circuit_breaker_manager: DomainCircuitBreakerManager | None = None,
         telemetry: ErrorTelemetry | None = None,
@@ -113,6 +114,7 @@ class Client:
             raise ValueError("max_redirects must be an int >= 0")
         self.max_redirects = max_redirects
         self.follow_redirects = follow_redirects
+        self.redirect_sensitive_headers = redirect_sensitive_headers
         self._event_hooks = normalize_hooks(event_hooks)
         self.auth = auth
         self._cookies = Cookies(cookies)  # always a copy: jars are per client (CK-09)
@@ -182,6 +184,28 @@ class Client:
     @cookies.setter
     def cookies(self, cookies: CookieTypes) -> None:
         self._cookies = Cookies(cookies)
+
+    @property
+    def redirect_sensitive_headers(self) -> frozenset[str]:
+        """Extra headers (lower-cased names) removed when a redirect leaves the origin.
+
+        ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` always are; add the names of
+        your own credential headers (``X-Api-Key``, say). Assign any iterable of names.
+        """
+        return self._redirect_sensitive_headers
+
+    @redirect_sensitive_headers.setter
+    def redirect_sensitive_headers(self, names: Iterable[str]) -> None:
+        if isinstance(names, (str, bytes)):
+            raise TypeError("redirect_sensitive_headers must be an iterable of header names")
+        lowered = []
+        for name in names:
+            if not isinstance(name, str):
+                raise TypeError(
+                    f"redirect_sensitive_headers: header names are str, not {type(name).__name__}"
+                )
+            lowered.append(name.strip().lower())
+        self._redirect_sensitive_headers = frozenset(lowered)
 
     @property
     def auth(self) -> Auth | None:
@@ -414,7 +438,9 @@ class Client:
                 return response
             if not follow or self.max_redirects == 0:
                 try:
-                    response.next_request = build_redirect_request(request, response)
+                    response.next_request = build_redirect_request(
+                        request, response, sensitive_headers=self._redirect_sensitive_headers
+                    )
                 except HyperHTTPError:
                     response.next_request = None
                 return response
@@ -426,7 +452,9 @@ class Client:
                 error.history = [*history, response]
                 raise error
             try:
-                next_request = build_redirect_request(request, response)
+                next_request = build_redirect_request(
+                    request, response, sensitive_headers=self._redirect_sensitive_headers
+                )
             except BaseException:
                 await response.aclose()
                 raise

@@ -7,13 +7,16 @@ Rules (RFC 9110 §15.4, plus what curl/urllib3/requests learned the hard way):
   again, a one-shot stream raises ``StreamConsumed`` instead of being sent empty.
 * The Location is resolved against the request URL; only http and https targets are
   followed (``UnsupportedProtocol`` otherwise); a missing fragment inherits the original.
-* ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` are dropped when the scheme,
-  host or port changes (so on an https -> http downgrade too). ``Host`` is recomputed.
+* ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` (every duplicate), plus the
+  caller's extra sensitive headers (``Client(redirect_sensitive_headers=...)``), are dropped
+  when the scheme, host or port changes (so on an https -> http downgrade, and on an
+  http -> https upgrade, too). ``Host`` is recomputed.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Final
 
 from ._exceptions import InvalidURL, RemoteProtocolError, StreamConsumed, UnsupportedProtocol
@@ -73,14 +76,20 @@ def same_origin(a: URL, b: URL) -> bool:
     return a.origin == b.origin
 
 
-def build_redirect_request(request: Request, response: Response) -> Request:
-    """The request that follows ``response`` (a redirect) to ``request``."""
+def build_redirect_request(
+    request: Request, response: Response, *, sensitive_headers: Iterable[str] = ()
+) -> Request:
+    """The request that follows ``response`` (a redirect) to ``request``.
+
+    ``sensitive_headers``: header names (lower-case) dropped across origins in addition to
+    :data:`SENSITIVE_ON_REDIRECT`.
+    """
     url = redirect_url(request, response)
     method = redirect_method(response.status_code, request.method)
     headers = request.headers.copy()
     headers.pop("host", None)
     if not same_origin(url, request.url):
-        for name in SENSITIVE_ON_REDIRECT:
+        for name in (*SENSITIVE_ON_REDIRECT, *sensitive_headers):
             headers.pop(name, None)
     stream = request.stream
     if method != request.method or method in ("GET", "HEAD"):
