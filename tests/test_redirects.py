@@ -474,8 +474,10 @@ async def test_location_without_a_host_is_a_typed_error(location: str) -> None:
         ("/a%2", b"/a%252"),
         ("/a%2F%41", b"/a%2F%41"),  # valid escapes are kept as sent
         ("/b c", b"/b%20c"),
-        # raw non-ASCII bytes (UTF-8) are percent-encoded
+        # raw non-ASCII bytes are percent-encoded as they came: UTF-8 ...
         ("/\xe6\x97\xa5\xe6\x9c\xac?q=\xc3\xa9", b"/%E6%97%A5%E6%9C%AC?q=%C3%A9"),
+        # ... or not (a Latin-1 byte stays one byte)
+        ("/caf\xe9", b"/caf%E9"),
     ],
 )
 async def test_odd_locations_on_the_wire_resolve_to_sane_targets(

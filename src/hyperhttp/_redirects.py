@@ -11,6 +11,7 @@ Rules (RFC 9110 §15.4, plus what curl/urllib3/requests learned the hard way):
   caller's extra sensitive headers (``Client(redirect_sensitive_headers=...)``), are dropped
   when the scheme, host or port changes (so on an https -> http downgrade, and on an
   http -> https upgrade, too). ``Host`` is recomputed.
+* Raw non-ASCII bytes in a Location are percent-encoded as they came (UTF-8 or not).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ._urls import URL
 __all__ = ["REDIRECT_STATUSES", "SENSITIVE_ON_REDIRECT", "USER_COOKIE", "build_redirect_request"]
 
 _SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_NON_ASCII: Final = re.compile(rb"[\x80-\xff]+")
 # Request extension holding the caller's own Cookie header, before the jar's cookies were
 # added: the client recomputes Cookie from it on every hop. Dropped across origins.
 USER_COOKIE: Final = "hyperhttp.user_cookie"
@@ -50,6 +52,9 @@ def redirect_url(request: Request, response: Response) -> URL:
     location = response.headers.get("location")
     if not location:
         raise RemoteProtocolError("redirect response has no Location header", request=request)
+    if not location.isascii():
+        raw = [value for name, value in response.headers.raw if name.lower() == b"location"]
+        location = _encode_raw_location(b", ".join(raw), location)
     scheme = _SCHEME.match(location.strip())
     if scheme is not None and scheme.group(1).lower() not in ("http", "https"):
         raise UnsupportedProtocol(
@@ -69,6 +74,19 @@ def redirect_url(request: Request, response: Response) -> URL:
     if not url.fragment and request.url.fragment:
         url = url.copy_with(fragment=request.url.fragment)
     return url
+
+
+def _encode_raw_location(raw: bytes, location: str) -> str:
+    """``location`` with its non-ASCII bytes percent-encoded as received (RFC 3986 §2.1).
+
+    Header values are decoded as UTF-8 or, failing that, Latin-1; encoding the decoded text
+    again would turn a Latin-1 byte into two UTF-8 ones. The raw bytes are used instead.
+    """
+    if raw.isascii():  # not from the wire: the text is all there is
+        raw = location.encode("utf-8")
+    return _NON_ASCII.sub(
+        lambda m: "".join(f"%{b:02X}" for b in m.group()).encode("ascii"), raw
+    ).decode("ascii")
 
 
 def same_origin(a: URL, b: URL) -> bool:
