@@ -3,17 +3,32 @@ Digest through MockTransport and over sockets."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 import hyperhttp
-from hyperhttp import Auth, BasicAuth, Client, DigestAuth, MockResponse, MockTransport, Router
+from hyperhttp import (
+    Auth,
+    BasicAuth,
+    Client,
+    DigestAuth,
+    MockResponse,
+    MockTransport,
+    NetRCAuth,
+    Router,
+)
 
 from .conftest import ServerFactory
 from .scripted import keep_alive, response
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 class RefreshingBearer(Auth):  # verbatim from the reference page
@@ -145,3 +160,73 @@ async def test_digest_with_a_one_shot_body_never_sends_it_empty() -> None:
             await client.post("https://h/", content=body())
     assert all(req.content in (b"payload", b"") for req in mock.calls)
     assert all(req.content == b"payload" for req in mock.calls if req.method == "POST")
+
+
+async def test_netrc_is_looked_up_again_for_every_redirect_hop(tmp_path: Path) -> None:
+    # checklist RD-10 / P-02: each host gets its own entry or none, never another host's
+    netrc_file = tmp_path / "netrc"
+    netrc_file.write_text(
+        "machine a.example login alice password pa\nmachine b.example login bob password pb\n"
+    )
+    netrc_file.chmod(0o600)
+    seen: list[tuple[str, list[str]]] = []
+    hops = {"a.example": "https://b.example/2", "b.example": "https://c.example/3"}
+
+    def handler(request: hyperhttp.Request) -> MockResponse:
+        seen.append((request.url.host, request.headers.get_list("authorization")))
+        if request.url.host in hops:
+            return MockResponse(302, headers={"Location": hops[request.url.host]})
+        return MockResponse(200, text="end")
+
+    async with Client(
+        transport=MockTransport(handler), auth=NetRCAuth(netrc_file), follow_redirects=True
+    ) as client:
+        r = await client.get("https://a.example/1")
+    assert r.text == "end"
+    assert [h.status_code for h in r.history] == [302, 302]
+    assert seen == [
+        ("a.example", [basic("alice", "pa")]),
+        ("b.example", [basic("bob", "pb")]),
+        ("c.example", []),
+    ]
+
+
+async def test_netrc_hop_back_to_the_first_host_gets_its_entry_again(tmp_path: Path) -> None:
+    netrc_file = tmp_path / "netrc"
+    netrc_file.write_text("machine a.example login alice password pa\n")
+    netrc_file.chmod(0o600)
+    seen: list[tuple[str, str | None]] = []
+
+    def handler(request: hyperhttp.Request) -> MockResponse:
+        seen.append((f"{request.url.host}{request.url.path}", request.headers.get("authorization")))
+        if request.url.path == "/1":
+            return MockResponse(302, headers={"Location": "https://b.example/2"})
+        if request.url.path == "/2":
+            return MockResponse(307, headers={"Location": "https://a.example/3"})
+        return MockResponse(200)
+
+    async with Client(transport=MockTransport(handler), follow_redirects=True) as client:
+        await client.get("https://a.example/1", auth=NetRCAuth(netrc_file))
+    alice = basic("alice", "pa")
+    assert seen == [("a.example/1", alice), ("b.example/2", None), ("a.example/3", alice)]
+
+
+async def test_netrc_with_redirects_not_followed_and_the_redirect_limit(tmp_path: Path) -> None:
+    netrc_file = tmp_path / "netrc"
+    netrc_file.write_text("machine a.example login alice password pa\n")
+    netrc_file.chmod(0o600)
+
+    def handler(request: hyperhttp.Request) -> MockResponse:
+        return MockResponse(302, headers={"Location": "https://b.example/"})
+
+    transport = MockTransport(handler)
+    async with Client(transport=transport, auth=NetRCAuth(netrc_file)) as client:
+        r = await client.get("https://a.example/")
+        assert r.next_request is not None
+        assert "authorization" not in r.next_request.headers
+    async with Client(
+        transport=transport, auth=NetRCAuth(netrc_file), follow_redirects=True, max_redirects=2
+    ) as client:
+        with pytest.raises(hyperhttp.TooManyRedirects) as info:
+            await client.get("https://a.example/")
+    assert len(info.value.history) == 3

@@ -205,7 +205,16 @@ async def test_a_different_port_is_another_origin(scripted: ServerFactory) -> No
 
 @pytest.mark.parametrize(
     "location",
-    ["file:///etc/passwd", "ftp://example.com/x", "gopher://x/", "javascript:alert(1)", "foo://x"],
+    [
+        "file:///etc/passwd",
+        "ftp://example.com/x",
+        "gopher://x/",
+        "javascript:alert(1)",
+        "foo://x",
+        "data:text/html,<script>alert(1)</script>",
+        "DATA:,x",
+        " data:,x",
+    ],
 )
 async def test_only_http_and_https_targets_are_followed(
     scripted: ServerFactory, location: str
@@ -307,3 +316,176 @@ async def test_mock_transport_redirects_behave_as_on_the_wire() -> None:
         r = await client.get("https://api.example/cross", headers={"Authorization": "Bearer t"})
     assert r.json() == {"auth": None}
     assert mock.last_request is not None and mock.last_request.url.host == "evil.example"
+
+
+SECRETS = [
+    ("Authorization", "Bearer s3cret"),
+    ("authorization", "Bearer duplicate"),
+    ("Proxy-Authorization", "Basic cHJveHk="),
+    ("Cookie", "session=abc"),
+]
+
+
+def recording(
+    table: dict[str, str],
+) -> tuple[MockTransport, list[tuple[str, hyperhttp.Headers]]]:
+    """A MockTransport redirecting each URL in ``table`` to its value; it records every hop."""
+    seen: list[tuple[str, hyperhttp.Headers]] = []
+
+    def handler(request: hyperhttp.Request) -> MockResponse:
+        url = str(request.url)
+        seen.append((url, request.headers.copy()))
+        if url in table:
+            return MockResponse(302, headers={"Location": table[url]})
+        return MockResponse(200, text="end")
+
+    return MockTransport(handler), seen
+
+
+@pytest.mark.parametrize(
+    ("start", "target"),
+    [
+        ("https://a.example:8443/", "http://a.example:8443/x"),  # downgrade, same port
+        ("http://a.example:8080/", "https://a.example:8080/x"),  # upgrade, same port
+        ("https://a.example/", "http://a.example/x"),  # downgrade, default ports
+        ("http://a.example/", "https://a.example/x"),  # upgrade, default ports: still stripped
+    ],
+)
+async def test_a_scheme_change_on_the_same_host_is_another_origin(start: str, target: str) -> None:
+    # checklist RD-02 / RD-03 / P-02: every duplicate goes
+    transport, seen = recording({start: target})
+    async with Client(transport=transport, follow_redirects=True) as client:
+        r = await client.get(start, headers=SECRETS)
+    assert r.text == "end"
+    assert seen[0][1].get_list("authorization") == ["Bearer s3cret", "Bearer duplicate"]
+    url, headers = seen[1]
+    assert url == target
+    for name in ("authorization", "proxy-authorization", "cookie"):
+        assert headers.get_list(name) == []
+
+
+async def test_https_to_http_downgrade_drops_credentials_and_secure_cookies() -> None:
+    # checklist RD-03: same host, https -> http
+    seen: list[tuple[str, hyperhttp.Headers]] = []
+
+    def handler(request: hyperhttp.Request) -> MockResponse:
+        seen.append((str(request.url), request.headers.copy()))
+        if request.url.scheme == "https":
+            return MockResponse(
+                302,
+                headers=[
+                    ("Location", "http://a.example/plain"),
+                    ("Set-Cookie", "secure_one=s; Secure; Path=/"),
+                    ("Set-Cookie", "plain_one=p; Path=/"),
+                ],
+            )
+        return MockResponse(200)
+
+    async with Client(
+        transport=MockTransport(handler), follow_redirects=True, auth=("u", "p")
+    ) as client:
+        await client.get("https://a.example/", headers=SECRETS[2:])
+    assert seen[0][1].get("authorization") == "Basic dTpw"
+    url, headers = seen[1]
+    assert url == "http://a.example/plain"
+    assert headers.get_list("authorization") == []
+    assert headers.get_list("proxy-authorization") == []
+    assert headers.get_list("cookie") == ["plain_one=p"]  # jar cookie, not Secure, not user's
+
+
+async def test_extra_sensitive_headers_are_stripped_across_origins_only() -> None:
+    table = {
+        "https://a.example/1": "https://a.example/2",
+        "https://a.example/2": "https://b.example/3",
+    }
+    transport, seen = recording(table)
+    headers = [("X-Api-Key", "k1"), ("x-api-key", "k2"), ("X-Trace", "t")]
+    async with Client(
+        transport=transport, follow_redirects=True, redirect_sensitive_headers=["X-API-Key"]
+    ) as client:
+        assert client.redirect_sensitive_headers == frozenset({"x-api-key"})
+        await client.get("https://a.example/1", headers=headers)
+    assert [h.get_list("x-api-key") for _, h in seen] == [["k1", "k2"], ["k1", "k2"], []]
+    assert [h.get("x-trace") for _, h in seen] == ["t", "t", "t"]
+
+    transport, seen = recording(table)
+    async with Client(transport=transport, follow_redirects=True) as client:
+        await client.get("https://a.example/1", headers=headers)
+    assert seen[2][1].get_list("x-api-key") == ["k1", "k2"]  # not sensitive unless configured
+
+
+async def test_extra_sensitive_headers_apply_to_next_request_too() -> None:
+    transport, _ = recording({"https://a.example/": "https://b.example/"})
+    async with Client(transport=transport, redirect_sensitive_headers=("X-Api-Key",)) as client:
+        r = await client.get("https://a.example/", headers={"X-Api-Key": "k"})
+    assert r.next_request is not None and "x-api-key" not in r.next_request.headers
+
+
+def test_redirect_sensitive_headers_must_be_names() -> None:
+    with pytest.raises(TypeError):
+        Client(redirect_sensitive_headers="X-Api-Key")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        Client(redirect_sensitive_headers=[b"X-Api-Key"])  # type: ignore[list-item]
+
+
+async def test_a_request_hook_can_veto_a_redirect_target() -> None:
+    # checklist RD-04 / P-09: an SSRF-style Location never reaches the transport
+    import ipaddress
+
+    class Blocked(Exception):
+        pass
+
+    def no_internal(request: hyperhttp.Request) -> None:
+        try:
+            address = ipaddress.ip_address(request.url.host.strip("[]"))
+        except ValueError:
+            return
+        if address.is_loopback or address.is_private or address.is_link_local:
+            raise Blocked(str(request.url))
+
+    transport, seen = recording({"https://a.example/": "http://127.0.0.1/admin"})
+    async with Client(
+        transport=transport, follow_redirects=True, event_hooks={"request": [no_internal]}
+    ) as client:
+        with pytest.raises(Blocked, match=r"127\.0\.0\.1"):
+            await client.get("https://a.example/")
+        assert (await client.get("https://a.example/x")).text == "end"  # others go through
+    assert [url for url, _ in seen] == ["https://a.example/", "https://a.example/x"]
+
+
+@pytest.mark.parametrize("location", ["http:///x", "https:///x", "http://", "///x"])
+async def test_location_without_a_host_is_a_typed_error(location: str) -> None:
+    # checklist RD-07 (curl: "redirect to http:/// (three slashes!)")
+    transport, seen = recording({"https://a.example/": location})
+    async with Client(transport=transport, follow_redirects=True) as client:
+        with pytest.raises(hyperhttp.RemoteProtocolError, match="invalid Location") as info:
+            await client.get("https://a.example/")
+    assert info.value.request is not None
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize(
+    ("location", "target"),
+    [
+        ("  /b  ", b"/b"),  # surrounding whitespace is not part of the value
+        ("\t/b", b"/b"),
+        ("/a%zz", b"/a%25zz"),  # a '%' not followed by two hex digits is encoded, not decoded
+        ("/a%", b"/a%25"),
+        ("/a%2", b"/a%252"),
+        ("/a%2F%41", b"/a%2F%41"),  # valid escapes are kept as sent
+        ("/b c", b"/b%20c"),
+        # raw non-ASCII bytes are percent-encoded as they came: UTF-8 ...
+        ("/\xe6\x97\xa5\xe6\x9c\xac?q=\xc3\xa9", b"/%E6%97%A5%E6%9C%AC?q=%C3%A9"),
+        # ... or not (a Latin-1 byte stays one byte)
+        ("/caf\xe9", b"/caf%E9"),
+    ],
+)
+async def test_odd_locations_on_the_wire_resolve_to_sane_targets(
+    scripted: ServerFactory, location: str, target: bytes
+) -> None:
+    # checklist RD-07; the test server's response() writes the header value as Latin-1 bytes
+    server = await routes(scripted, {b"/a": lambda _: redirect(location)})
+    async with Client(follow_redirects=True) as client:
+        r = await client.get(server.url + "/a")
+    assert r.status_code == 404  # the scripted server knows only /a
+    assert [req.target for req in server.requests] == [b"/a", target]

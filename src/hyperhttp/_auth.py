@@ -89,10 +89,16 @@ class Auth:
     ``request.content`` works in it). ``requires_response_body``: every response is read
     before it is sent into the flow. Responses of ``Client.get()`` and friends are read
     anyway; the flag matters for ``Client.stream()``.
+
+    ``per_redirect_hop``: by default the flow runs once and redirects are followed inside it
+    (credentials it added are stripped when a hop leaves the origin). When true, the flow runs
+    again for every redirect hop, on that hop's request (already stripped of another origin's
+    credentials): for schemes that pick credentials per host, like :class:`NetRCAuth`.
     """
 
     requires_request_body: bool = False
     requires_response_body: bool = False
+    per_redirect_hop: bool = False
 
     def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
         """Yield requests, receiving the response to each; the base class sends it as is."""
@@ -288,7 +294,13 @@ class NetRCAuth(Auth):
     host has no ``machine`` entry, or that already has an ``Authorization`` header, is sent
     unchanged. The ``default`` entry, which would send its credentials to *every* host, is
     ignored unless ``use_default=True``.
+
+    Credentials are looked up again on every redirect hop, for that hop's host only: a
+    redirect to another origin drops the previous host's ``Authorization`` first, then the
+    new host gets its own entry, or none.
     """
+
+    per_redirect_hop = True
 
     def __init__(
         self, file: str | os.PathLike[str] | None = None, *, use_default: bool = False

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final
 
-from ._auth import Auth, AuthTypes, build_auth, run_auth_flow
+from ._auth import Auth, AuthFlowResult, AuthTypes, build_auth, run_auth_flow
 from ._config import DEFAULT_TIMEOUT, Limits, Timeout, TimeoutTypes
 from ._content import RequestContent, RequestData, RequestFiles
 from ._cookies import Cookies, CookieTypes
@@ -87,6 +87,7 @@ class Client:
         happy_eyeballs_delay: float | None = DEFAULT_HAPPY_EYEBALLS_DELAY,
         follow_redirects: bool = False,
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        redirect_sensitive_headers: Iterable[str] = (),
         retry: RetryPolicy | bool | int | None = None,
         circuit_breaker_manager: DomainCircuitBreakerManager | None = None,
         telemetry: ErrorTelemetry | None = None,
@@ -113,6 +114,7 @@ class Client:
             raise ValueError("max_redirects must be an int >= 0")
         self.max_redirects = max_redirects
         self.follow_redirects = follow_redirects
+        self.redirect_sensitive_headers = redirect_sensitive_headers
         self._event_hooks = normalize_hooks(event_hooks)
         self.auth = auth
         self._cookies = Cookies(cookies)  # always a copy: jars are per client (CK-09)
@@ -182,6 +184,28 @@ class Client:
     @cookies.setter
     def cookies(self, cookies: CookieTypes) -> None:
         self._cookies = Cookies(cookies)
+
+    @property
+    def redirect_sensitive_headers(self) -> frozenset[str]:
+        """Extra headers (lower-cased names) removed when a redirect leaves the origin.
+
+        ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` always are; add the names of
+        your own credential headers (``X-Api-Key``, say). Assign any iterable of names.
+        """
+        return self._redirect_sensitive_headers
+
+    @redirect_sensitive_headers.setter
+    def redirect_sensitive_headers(self, names: Iterable[str]) -> None:
+        if isinstance(names, (str, bytes)):
+            raise TypeError("redirect_sensitive_headers must be an iterable of header names")
+        lowered = []
+        for name in names:
+            if not isinstance(name, str):
+                raise TypeError(
+                    f"redirect_sensitive_headers: header names are str, not {type(name).__name__}"
+                )
+            lowered.append(name.strip().lower())
+        self._redirect_sensitive_headers = frozenset(lowered)
 
     @property
     def auth(self) -> Auth | None:
@@ -349,6 +373,8 @@ class Client:
         request_auth = self._auth if isinstance(auth, _UseClientDefault) else build_auth(auth)
         if request_auth is None:
             response = await self._send_handling_redirects(request, follow)
+        elif request_auth.per_redirect_hop:
+            response = await self._send_handling_redirects(request, follow, request_auth, stream)
         else:
             response = await self._send_handling_auth(request, request_auth, follow, stream)
         if not stream:
@@ -380,20 +406,52 @@ class Client:
         response.history = [*result.history, *response.history]
         return response
 
-    async def _send_handling_redirects(self, request: Request, follow: bool) -> Response:
+    async def _send_hop_with_auth(
+        self, request: Request, auth: Auth, follow: bool, stream: bool
+    ) -> AuthFlowResult:
+        """One redirect hop through a per-hop auth flow (``Auth.per_redirect_hop``)."""
+
+        async def send_one(auth_request: Request) -> Response:
+            response = await self._send_single_request(auth_request)
+            followed = follow and _is_redirect(response) and self.max_redirects > 0
+            if not stream and not followed:  # as in _send_handling_auth; redirect bodies
+                try:  # are discarded (bounded) by the caller instead
+                    await response.aread()
+                except BaseException:
+                    await response.aclose()
+                    raise
+            return response
+
+        return await run_auth_flow(auth, request, send_one)
+
+    async def _send_handling_redirects(
+        self,
+        request: Request,
+        follow: bool,
+        hop_auth: Auth | None = None,
+        stream: bool = False,
+    ) -> Response:
         history: list[Response] = []
+        redirects = 0
         while True:
-            response = await self._send_single_request(request)
+            if hop_auth is None:
+                response = await self._send_single_request(request)
+            else:
+                result = await self._send_hop_with_auth(request, hop_auth, follow, stream)
+                response = result.response
+                history.extend(result.history)
             response.history = list(history)
-            if response.status_code not in REDIRECT_STATUSES or "location" not in response.headers:
+            if not _is_redirect(response):
                 return response
             if not follow or self.max_redirects == 0:
                 try:
-                    response.next_request = build_redirect_request(request, response)
+                    response.next_request = build_redirect_request(
+                        request, response, sensitive_headers=self._redirect_sensitive_headers
+                    )
                 except HyperHTTPError:
                     response.next_request = None
                 return response
-            if len(history) >= self.max_redirects:
+            if redirects >= self.max_redirects:
                 await response.adiscard(MAX_REDIRECT_BODY)
                 error = TooManyRedirects(
                     f"exceeded {self.max_redirects} redirects", request=request
@@ -401,7 +459,9 @@ class Client:
                 error.history = [*history, response]
                 raise error
             try:
-                next_request = build_redirect_request(request, response)
+                next_request = build_redirect_request(
+                    request, response, sensitive_headers=self._redirect_sensitive_headers
+                )
             except BaseException:
                 await response.aclose()
                 raise
@@ -409,6 +469,7 @@ class Client:
             # connection instead of being drained (checklist RD-09).
             await response.adiscard(MAX_REDIRECT_BODY)
             history.append(response)
+            redirects += 1
             request = next_request
 
     async def _send_single_request(self, request: Request) -> Response:
@@ -700,6 +761,10 @@ def _accept_encoding(accept_compressed: bool) -> str:
     if not accept_compressed or not SUPPORTED_ENCODINGS:
         return "identity"
     return ", ".join(SUPPORTED_ENCODINGS)
+
+
+def _is_redirect(response: Response) -> bool:
+    return response.status_code in REDIRECT_STATUSES and "location" in response.headers
 
 
 def _basic_auth(username: str, password: str) -> str:

@@ -7,13 +7,17 @@ Rules (RFC 9110 §15.4, plus what curl/urllib3/requests learned the hard way):
   again, a one-shot stream raises ``StreamConsumed`` instead of being sent empty.
 * The Location is resolved against the request URL; only http and https targets are
   followed (``UnsupportedProtocol`` otherwise); a missing fragment inherits the original.
-* ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` are dropped when the scheme,
-  host or port changes (so on an https -> http downgrade too). ``Host`` is recomputed.
+* ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` (every duplicate), plus the
+  caller's extra sensitive headers (``Client(redirect_sensitive_headers=...)``), are dropped
+  when the scheme, host or port changes (so on an https -> http downgrade, and on an
+  http -> https upgrade, too). ``Host`` is recomputed.
+* Raw non-ASCII bytes in a Location are percent-encoded as they came (UTF-8 or not).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Final
 
 from ._exceptions import InvalidURL, RemoteProtocolError, StreamConsumed, UnsupportedProtocol
@@ -23,6 +27,7 @@ from ._urls import URL
 __all__ = ["REDIRECT_STATUSES", "SENSITIVE_ON_REDIRECT", "USER_COOKIE", "build_redirect_request"]
 
 _SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_NON_ASCII: Final = re.compile(rb"[\x80-\xff]+")
 # Request extension holding the caller's own Cookie header, before the jar's cookies were
 # added: the client recomputes Cookie from it on every hop. Dropped across origins.
 USER_COOKIE: Final = "hyperhttp.user_cookie"
@@ -47,6 +52,9 @@ def redirect_url(request: Request, response: Response) -> URL:
     location = response.headers.get("location")
     if not location:
         raise RemoteProtocolError("redirect response has no Location header", request=request)
+    if not location.isascii():
+        raw = [value for name, value in response.headers.raw if name.lower() == b"location"]
+        location = _encode_raw_location(b", ".join(raw), location)
     scheme = _SCHEME.match(location.strip())
     if scheme is not None and scheme.group(1).lower() not in ("http", "https"):
         raise UnsupportedProtocol(
@@ -68,19 +76,38 @@ def redirect_url(request: Request, response: Response) -> URL:
     return url
 
 
+def _encode_raw_location(raw: bytes, location: str) -> str:
+    """``location`` with its non-ASCII bytes percent-encoded as received (RFC 3986 §2.1).
+
+    Header values are decoded as UTF-8 or, failing that, Latin-1; encoding the decoded text
+    again would turn a Latin-1 byte into two UTF-8 ones. The raw bytes are used instead.
+    """
+    if raw.isascii():  # not from the wire: the text is all there is
+        raw = location.encode("utf-8")
+    return _NON_ASCII.sub(
+        lambda m: "".join(f"%{b:02X}" for b in m.group()).encode("ascii"), raw
+    ).decode("ascii")
+
+
 def same_origin(a: URL, b: URL) -> bool:
     """Scheme, host and port all equal."""
     return a.origin == b.origin
 
 
-def build_redirect_request(request: Request, response: Response) -> Request:
-    """The request that follows ``response`` (a redirect) to ``request``."""
+def build_redirect_request(
+    request: Request, response: Response, *, sensitive_headers: Iterable[str] = ()
+) -> Request:
+    """The request that follows ``response`` (a redirect) to ``request``.
+
+    ``sensitive_headers``: header names (lower-case) dropped across origins in addition to
+    :data:`SENSITIVE_ON_REDIRECT`.
+    """
     url = redirect_url(request, response)
     method = redirect_method(response.status_code, request.method)
     headers = request.headers.copy()
     headers.pop("host", None)
     if not same_origin(url, request.url):
-        for name in SENSITIVE_ON_REDIRECT:
+        for name in (*SENSITIVE_ON_REDIRECT, *sensitive_headers):
             headers.pop(name, None)
     stream = request.stream
     if method != request.method or method in ("GET", "HEAD"):

@@ -70,6 +70,17 @@ SMUGGLING = [
     b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + b"\x00" * 40,  # a TLS ClientHello (SV-10)
     b"\x00GET / HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GET / HTTP/1.1 extra\r\nHost: x\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ,chunked\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked,\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: , chunked\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\tchunked\x0b\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\x85\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \x85chunked\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\xa0\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \xa0chunked\r\n\r\n0\r\n\r\n",
 ]
 
 
@@ -87,10 +98,37 @@ def test_sv01_framing_attacks_get_400_and_close(server: HTTPServer, raw: bytes) 
         b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: a\r\nHOST: a\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: a\x7fb\r\n\r\n",
+        # absolute-form target whose authority disagrees with Host (RFC 9112 §3.2)
+        b"GET http://a.test/ok HTTP/1.1\r\nHost: b.test\r\n\r\n",
+        b"GET http://a.test:8080/ok HTTP/1.1\r\nHost: a.test\r\n\r\n",
+        b"GET http://a.test/ok HTTP/1.1\r\nHost: a.test:8080\r\n\r\n",
+        b"GET https://a.test/ok HTTP/1.1\r\nHost: a.test:80\r\n\r\n",
+        b"GET http://user@a.test/ok HTTP/1.1\r\nHost: user@a.test\r\n\r\n",
+        b"GET http://a.test/ok HTTP/1.1\r\nHost: \r\n\r\n",
+        b"GET http://a.test/ok HTTP/1.0\r\nHost: b.test\r\n\r\n",
+        b"GET HTTP://a.test/ok HTTP/1.1\r\nHost: b.test\r\n\r\n",
+        b"GET http://a.test?q HTTP/1.1\r\nHost: b.test\r\n\r\n",
     ],
 )
 def test_sv02_host_header(server: HTTPServer, raw: bytes) -> None:
     assert_rejected(server, raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET http://a.test/ok HTTP/1.1\r\nHost: a.test\r\n\r\n",
+        b"GET http://A.Test/ok HTTP/1.1\r\nHost: a.TEST\r\n\r\n",
+        b"GET http://a.test:80/ok HTTP/1.1\r\nHost: a.test\r\n\r\n",
+        b"GET https://a.test/ok HTTP/1.1\r\nHost: a.test:443\r\n\r\n",
+        b"GET http://user:pw@a.test:8080/ok HTTP/1.1\r\nHost: a.test:8080\r\n\r\n",
+        b"GET http://[::1]:8080/ok HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+        b"GET http://a.test/ok HTTP/1.0\r\n\r\n",
+    ],
+)
+def test_sv02_absolute_form_agreeing_with_host_is_served(server: HTTPServer, raw: bytes) -> None:
+    response = exchange(server.port, raw.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+    assert status_of(response) == 200, response[:200]
 
 
 def test_sv03_oversized_inputs(server: HTTPServer) -> None:

@@ -3,7 +3,8 @@
 :class:`RequestParser` wraps ``httptools.HttpRequestParser`` (llhttp, strict mode) and adds the
 checks a server needs on top of it: caps on the request line, the header block, the number of
 headers and the body size (counted across fragments, so a drip-fed request is capped exactly
-like one sent in a single write), a mandatory single ``Host`` in HTTP/1.1, and "stop at the
+like one sent in a single write), a mandatory single ``Host`` in HTTP/1.1, no
+``Transfer-Encoding`` in HTTP/1.0 nor empty elements in its list (``,chunked``), and "stop at the
 first error": once :class:`RequestRejected` has been produced, nothing after it is parsed.
 
 The response side refuses CR, LF and NUL in reason phrases, header names and header values
@@ -280,6 +281,10 @@ class RequestParser:
                     raise _Stop(413, "Content Too Large")
                 body = body or value.strip() not in (b"0", b"")
             elif lname == b"transfer-encoding":
+                if version != "1.1":  # RFC 9112 §6.1: framing a 1.0 peer cannot mean
+                    raise _Stop(400, "Bad Request (Transfer-Encoding in HTTP/1.0)")
+                if any(not item.strip(b" \t") for item in value.split(b",")):
+                    raise _Stop(400, "Bad Request (empty Transfer-Encoding element)")
                 body = True
             elif lname == b"upgrade":
                 upgrade = True
@@ -289,6 +294,8 @@ class RequestParser:
                 expect_continue = value.strip().lower() == b"100-continue"
         if version == "1.1" and not hosts:
             raise _Stop(400, "Bad Request (missing Host header)")
+        if hosts and not _host_agrees(bytes(self._url), self._headers):
+            raise _Stop(400, "Bad Request (Host disagrees with the absolute-form target)")
         if upgrade and connection_upgrade and body:  # llhttp would not parse this body
             raise _Stop(400, "Bad Request (Upgrade with a request body)")
         self._in_head = False
@@ -317,6 +324,34 @@ class RequestParser:
         self._head_raw = 0
         self._head_known = 0
         self._url = bytearray()
+
+
+_DEFAULT_PORTS = {b"http": b"80", b"https": b"443"}
+
+
+def _host_agrees(target: bytes, headers: list[tuple[bytes, bytes]]) -> bool:
+    """False when an absolute-form ``target`` names another authority than ``Host``.
+
+    RFC 9112 §3.2 requires a client to send a Host identical to the target's authority
+    (without userinfo); §3.2.2 lets an origin server ignore Host then, but a test server is
+    there to catch client bugs, so a disagreement is refused. The host compares
+    case-insensitively and an omitted port equals the scheme's default port.
+    """
+    scheme, sep, rest = target.partition(b"://")
+    scheme = scheme.lower()
+    if not sep or scheme not in _DEFAULT_PORTS:
+        return True  # origin-form, authority-form (CONNECT) or asterisk-form
+    authority = re.split(rb"[/?#]", rest, maxsplit=1)[0].rpartition(b"@")[2]
+    host = next(value for name, value in headers if name.lower() == b"host")
+    default = _DEFAULT_PORTS[scheme]
+    return _authority_key(authority, default) == _authority_key(host.strip(b" \t"), default)
+
+
+def _authority_key(authority: bytes, default_port: bytes) -> tuple[bytes, bytes]:
+    host, colon, port = authority.rpartition(b":")
+    if not colon or b"]" in port:  # no port (an IPv6 literal's colons are inside [])
+        host, port = authority, b""
+    return host.lower(), port or default_port
 
 
 def _short(exc: Exception) -> str:
