@@ -8,9 +8,17 @@ import zlib
 import brotli
 import pytest
 import zstandard
+from werkzeug import Request, Response
 
 import hyperhttp
-from hyperhttp._decompress import DECODE_PIECE, MAX_CODING_CHAIN, make_decoder
+from hyperhttp._decompress import (
+    BROTLI_MIN_VERSION,
+    DECODE_PIECE,
+    MAX_CODING_CHAIN,
+    _version,
+    make_decoder,
+)
+from hyperhttp.testing import HTTPServer
 
 from .conftest import ServerFactory
 from .scripted import keep_alive, response
@@ -126,3 +134,54 @@ async def test_unknown_coding_is_typed_and_the_connection_stays_usable(
         assert info.value.request is not None
         assert (await client.get(server.url)).content == b"plain"
     assert server.accepted == 1
+
+
+# A body large enough that one compressed chunk expands past the brotli output limit many times.
+BIG = b"".join(b"line %07d of a large text body\n" % i for i in range(40_000))  # ~1.3 MiB
+
+
+def _decode_in_pieces(encoding: str, data: bytes, size: int) -> bytes:
+    decoder = make_decoder(encoding)
+    assert decoder is not None
+    out = []
+    for start in range(0, len(data), size):
+        out += list(decoder.decode(data[start : start + size]))
+    out += list(decoder.flush())
+    assert all(len(piece) <= DECODE_PIECE for piece in out)
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("size", [None, 16 * 1024])
+def test_large_brotli_body_decodes_exactly(size: int | None) -> None:
+    assert len(BIG) > 1024 * 1024
+    compressed = brotli.compress(BIG)
+    assert _decode_in_pieces("br", compressed, size or len(compressed)) == BIG
+
+
+def test_brotli_fed_one_byte_at_a_time() -> None:
+    compressed = brotli.compress(BODY)
+    assert _decode_in_pieces("br", compressed, 1) == BODY
+
+
+async def test_large_brotli_body_over_a_real_socket() -> None:
+    compressed = brotli.compress(BIG)
+
+    def handler(_: Request) -> Response:
+        return Response(compressed, headers={"Content-Encoding": "br"})
+
+    with HTTPServer(host="127.0.0.1") as server:
+        server.expect_request("/big").respond_with_handler(handler)
+        url = server.url_for("/big")
+        async with hyperhttp.Client() as client:
+            assert (await client.get(url)).content == BIG
+            async with client.stream("GET", url) as r:
+                assert b"".join([piece async for piece in r.aiter_bytes()]) == BIG
+
+
+def test_brotli_version_gate() -> None:
+    assert _version("1.2.1") == (1, 2, 1) >= BROTLI_MIN_VERSION
+    assert _version("1.2.0") < BROTLI_MIN_VERSION
+    assert _version("1.1") < BROTLI_MIN_VERSION
+    assert _version("1.10.0") > BROTLI_MIN_VERSION
+    assert _version("1.3rc1") == (1, 3)
+    assert _version("") == ()

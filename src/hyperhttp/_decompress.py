@@ -41,10 +41,29 @@ def _optional(module: str) -> Any:
 
 _brotli = _optional("brotli")
 _zstd = _optional("zstandard")
-# brotli >= 1.2 has the output_buffer_limit that bounded output needs.
-_HAS_BROTLI = _brotli is not None and tuple(
-    int(part) for part in str(getattr(_brotli, "__version__", "0")).split(".")[:2]
-) >= (1, 2)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """``"1.2.1"`` -> ``(1, 2, 1)``; a part's leading digits count, then the rest is
+    ignored (``"1.3rc1"`` -> ``(1, 3)``)."""
+    parts = []
+    for part in text.split("."):
+        digits = part[: len(part) - len(part.lstrip("0123456789"))]
+        if not digits:
+            break
+        parts.append(int(digits))
+        if digits != part:
+            break
+    return tuple(parts)
+
+
+# brotli 1.2 added the output_buffer_limit that bounded output needs, and 1.2.1 fixed an
+# out-of-bounds write (checklist DC-02): an older brotli is not used, nor is br advertised.
+BROTLI_MIN_VERSION: Final = (1, 2, 1)
+_HAS_BROTLI = (
+    _brotli is not None
+    and _version(str(getattr(_brotli, "__version__", "0"))) >= BROTLI_MIN_VERSION
+)
 
 SUPPORTED_ENCODINGS: Final[tuple[str, ...]] = (
     ("gzip", "deflate") + (("br",) if _HAS_BROTLI else ()) + (("zstd",) if _zstd else ())
@@ -127,7 +146,7 @@ class DeflateDecoder(_ZlibDecoder):
 
 
 class BrotliDecoder(ContentDecoder):
-    """``br`` (needs brotli >= 1.2 for bounded output)."""
+    """``br`` (needs brotli >= 1.2.1: bounded output, no out-of-bounds write)."""
 
     def __init__(self) -> None:
         assert _brotli is not None
@@ -137,16 +156,16 @@ class BrotliDecoder(ContentDecoder):
     def decode(self, data: bytes) -> list[bytes]:
         if data:
             self._fed = True
-        pieces = []
+        pieces: list[bytes] = []
         try:
+            # With an output limit, process() keeps output back; it is drained with empty
+            # input until it returns nothing. can_accept_more_data() cannot end this loop:
+            # brotli 1.2.1 answers True while output is still pending.
             piece = self._obj.process(data, output_buffer_limit=DECODE_PIECE)
-            if piece:
-                pieces.append(piece)
-            while not self._obj.can_accept_more_data():
+            while piece:
+                # The limit is where the buffer stops growing, so a piece can pass it a little.
+                pieces += [piece[i : i + DECODE_PIECE] for i in range(0, len(piece), DECODE_PIECE)]
                 piece = self._obj.process(b"", output_buffer_limit=DECODE_PIECE)
-                if not piece:
-                    break
-                pieces.append(piece)
         except _brotli.error:
             raise DecompressionError("invalid br data") from None
         return pieces
