@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import io
+import time
+import tracemalloc
 import zlib
 
 import brotli
@@ -138,6 +141,7 @@ async def test_unknown_coding_is_typed_and_the_connection_stays_usable(
 
 # A body large enough that one compressed chunk expands past the brotli output limit many times.
 BIG = b"".join(b"line %07d of a large text body\n" % i for i in range(40_000))  # ~1.3 MiB
+BIG_BR = brotli.compress(BIG, quality=5)
 
 
 def _decode_in_pieces(encoding: str, data: bytes, size: int) -> bytes:
@@ -154,8 +158,7 @@ def _decode_in_pieces(encoding: str, data: bytes, size: int) -> bytes:
 @pytest.mark.parametrize("size", [None, 16 * 1024])
 def test_large_brotli_body_decodes_exactly(size: int | None) -> None:
     assert len(BIG) > 1024 * 1024
-    compressed = brotli.compress(BIG)
-    assert _decode_in_pieces("br", compressed, size or len(compressed)) == BIG
+    assert _decode_in_pieces("br", BIG_BR, size or len(BIG_BR)) == BIG
 
 
 def test_brotli_fed_one_byte_at_a_time() -> None:
@@ -164,10 +167,8 @@ def test_brotli_fed_one_byte_at_a_time() -> None:
 
 
 async def test_large_brotli_body_over_a_real_socket() -> None:
-    compressed = brotli.compress(BIG)
-
     def handler(_: Request) -> Response:
-        return Response(compressed, headers={"Content-Encoding": "br"})
+        return Response(BIG_BR, headers={"Content-Encoding": "br"})
 
     with HTTPServer(host="127.0.0.1") as server:
         server.expect_request("/big").respond_with_handler(handler)
@@ -185,3 +186,65 @@ def test_brotli_version_gate() -> None:
     assert _version("1.10.0") > BROTLI_MIN_VERSION
     assert _version("1.3rc1") == (1, 3)
     assert _version("") == ()
+
+
+def _zstd_bomb(size: int) -> bytes:
+    out = io.BytesIO()
+    with zstandard.ZstdCompressor().stream_writer(out, closefd=False) as writer:
+        block = bytes(1024 * 1024)
+        for _ in range(size // len(block)):
+            writer.write(block)
+    return out.getvalue()
+
+
+BOMB_SIZE = 64 * 1024 * 1024
+BOMBS = {
+    "gzip": lambda: gzip.compress(bytes(BOMB_SIZE), compresslevel=1),
+    "deflate": lambda: zlib.compress(bytes(BOMB_SIZE), 1),
+    "br": lambda: brotli.compress(bytes(BOMB_SIZE), quality=1),
+    "zstd": lambda: _zstd_bomb(BOMB_SIZE),
+}
+
+
+@pytest.mark.parametrize("encoding", sorted(BOMBS))
+async def test_a_bomb_is_stopped_with_bounded_memory(
+    scripted: ServerFactory, encoding: str
+) -> None:
+    # 64 MiB of zeros, a few KiB on the wire: max_decompressed_size must stop it long before
+    # it is expanded, in content and in aiter_bytes alike (checklist DC-01, P-05).
+    bomb = BOMBS[encoding]()
+    assert len(bomb) < BOMB_SIZE // 100
+    url = await _serve(scripted, bomb, encoding)
+    limit = 1024 * 1024
+    async with hyperhttp.Client(max_decompressed_size=limit) as client:
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            with pytest.raises(hyperhttp.DecompressionError):
+                await client.get(url)
+            whole_peak = tracemalloc.get_traced_memory()[1] - base
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            async with client.stream("GET", url) as r:
+                with pytest.raises(hyperhttp.DecompressionError):
+                    async for piece in r.aiter_bytes():
+                        assert len(piece) <= DECODE_PIECE
+            streamed_peak = tracemalloc.get_traced_memory()[1] - base
+        finally:
+            tracemalloc.stop()
+    # The body read off the wire and the 1 MiB allowed, plus a few pieces in flight; far
+    # below the 64 MiB an unbounded step would allocate.
+    assert whole_peak < 16 * 1024 * 1024, whole_peak
+    assert streamed_peak < 16 * 1024 * 1024, streamed_peak
+
+
+def test_many_empty_gzip_members_cost_linear_time() -> None:
+    # Empty members produce no output, so only bounded input per step keeps this linear
+    # (checklist DC-05): quadratic copying took minutes here.
+    data = gzip.compress(b"") * 100_000 + gzip.compress(b"end")
+    decoder = make_decoder("gzip")
+    assert decoder is not None
+    started = time.perf_counter()
+    out = b"".join([*decoder.decode(data), *decoder.flush()])
+    assert time.perf_counter() - started < 2.0
+    assert out == b"end"

@@ -12,6 +12,7 @@ unread for ``aiter_bytes()``/``aiter_text()``/``aiter_lines()``/``aiter_raw()``.
 from __future__ import annotations
 
 import datetime
+import itertools
 import json as jsonlib
 import time
 from collections.abc import AsyncIterator, Callable
@@ -467,8 +468,12 @@ class Response:
         self.num_bytes_downloaded = len(raw)
         if decoder is None:
             return raw
-        pieces = decoder.decode(raw) + decoder.flush()
-        _check_decoded_size(sum(len(piece) for piece in pieces), self.max_decompressed_size)
+        # Piece by piece, so max_decompressed_size stops a bomb before it is expanded.
+        pieces, total = [], 0
+        for piece in itertools.chain(decoder.decode(raw), decoder.flush()):
+            total += len(piece)
+            _check_decoded_size(total, self.max_decompressed_size)
+            pieces.append(piece)
         return b"".join(pieces)
 
     async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
