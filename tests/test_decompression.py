@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gzip
 import io
+import struct
 import time
 import tracemalloc
 import zlib
+from collections.abc import Callable
 
 import brotli
 import pytest
@@ -18,6 +20,7 @@ from hyperhttp._decompress import (
     BROTLI_MIN_VERSION,
     DECODE_PIECE,
     MAX_CODING_CHAIN,
+    ZSTD_MAX_WINDOW,
     _version,
     make_decoder,
 )
@@ -248,3 +251,187 @@ def test_many_empty_gzip_members_cost_linear_time() -> None:
     out = b"".join([*decoder.decode(data), *decoder.flush()])
     assert time.perf_counter() - started < 2.0
     assert out == b"end"
+
+
+# DC-03: zstd windows, frames, truncation.
+
+
+def _zstd_without_content_size(data: bytes, window_log: int) -> bytes:
+    params = zstandard.ZstdCompressionParameters(window_log=window_log, write_content_size=False)
+    out = io.BytesIO()
+    compressor = zstandard.ZstdCompressor(compression_params=params)
+    with compressor.stream_writer(out, closefd=False) as writer:
+        writer.write(data)
+    return out.getvalue()
+
+
+def test_zstd_window_over_8_mib_is_a_typed_error() -> None:
+    assert _decode_in_pieces("zstd", _zstd_without_content_size(BODY, 23), 1000) == BODY
+    for window_log in (24, 31):
+        frame = _zstd_without_content_size(BODY, window_log)
+        assert zstandard.get_frame_parameters(frame).window_size > ZSTD_MAX_WINDOW
+        with pytest.raises(hyperhttp.DecompressionError):
+            _decode_in_pieces("zstd", frame, len(frame))
+
+
+@pytest.mark.parametrize("size", [1, 7, 1000, 1 << 20])
+def test_zstd_frames_and_skippable_frames_all_decode(size: int) -> None:
+    compressor = zstandard.ZstdCompressor()
+    skippable = struct.pack("<II", 0x184D2A50, 5) + b"skip!"
+    data = (
+        skippable
+        + compressor.compress(b"one, ")
+        + compressor.compress(BODY)
+        + skippable
+        + compressor.compress(b", three")
+        + skippable
+    )
+    assert _decode_in_pieces("zstd", data, size) == b"one, " + BODY + b", three"
+
+
+@pytest.mark.parametrize("keep", [1, 4, 10, 1000, -100, -5, -1])
+def test_truncated_zstd_is_an_error(keep: int) -> None:
+    frame = zstandard.ZstdCompressor().compress(BIG)
+    with pytest.raises(hyperhttp.DecompressionError):
+        _decode_in_pieces("zstd", frame[:keep], 1000)
+
+
+def test_invalid_zstd_is_an_error() -> None:
+    with pytest.raises(hyperhttp.DecompressionError):
+        _decode_in_pieces("zstd", b"\x28\xb5\x2f\xfd" + b"\xff" * 20, 1000)
+
+
+# DC-04: a coding chain split over many header lines counts as one chain.
+
+
+async def test_codings_over_several_header_lines_form_one_chain(scripted: ServerFactory) -> None:
+    five = BODY
+    for _ in range(MAX_CODING_CHAIN):
+        five = gzip.compress(five, compresslevel=1)
+    replies = iter(
+        [
+            response(five, headers=[("Content-Encoding", "gzip")] * MAX_CODING_CHAIN),
+            response(five, headers=[("Content-Encoding", "gzip")] * (MAX_CODING_CHAIN + 1)),
+            response(b"x", headers=[("Content-Encoding", "gzip, gzip")] * 100),
+            response(b"x", headers=[("Content-Encoding", "gzip")] * 1000),
+        ]
+    )
+    server = await scripted(keep_alive(lambda _: next(replies)))
+    async with hyperhttp.Client() as client:
+        assert (await client.get(server.url)).content == BODY
+        with pytest.raises(hyperhttp.DecompressionError):
+            await client.get(server.url)
+        with pytest.raises(hyperhttp.DecompressionError):
+            await client.get(server.url)
+        # 1000 lines pass the header-count cap first: still a typed error, never a hang.
+        with pytest.raises(hyperhttp.RemoteProtocolError):
+            await client.get(server.url)
+
+
+# DC-06: spellings of known codings.
+
+
+@pytest.mark.parametrize(
+    ("value", "body"),
+    [
+        ("identity", BODY),
+        ("", BODY),
+        ("IDENTITY", BODY),
+        ("x-gzip", gzip.compress(BODY)),
+        ("GZIP", gzip.compress(BODY)),
+        ("X-Gzip", gzip.compress(BODY)),
+        (" gzip , identity ", gzip.compress(BODY)),
+        ("Deflate", zlib.compress(BODY)),
+        ("BR", brotli.compress(BODY)),
+        ("ZStd", zstandard.ZstdCompressor().compress(BODY)),
+    ],
+)
+async def test_coding_names_are_case_insensitive_and_identity_is_a_no_op(
+    scripted: ServerFactory, value: str, body: bytes
+) -> None:
+    url = await _serve(scripted, body, value)
+    async with hyperhttp.Client() as client:
+        assert (await client.get(url)).content == BODY
+
+
+# DC-07: corrupt data.
+
+
+def _gzip_with(flags: int, extra: bytes, data: bytes) -> bytes:
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    deflated = compressor.compress(data) + compressor.flush()
+    header = b"\x1f\x8b\x08" + bytes([flags]) + b"\0\0\0\0\0\xff"
+    return header + extra + deflated + struct.pack("<II", zlib.crc32(data), len(data))
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        pytest.param(lambda g: g[:-8] + bytes([g[-8] ^ 1]) + g[-7:], id="bad-crc"),
+        pytest.param(lambda g: g[:-4] + bytes([g[-4] ^ 1]) + g[-3:], id="bad-length"),
+        pytest.param(lambda g: b"\x1f\x8c" + g[2:], id="bad-magic"),
+        pytest.param(lambda g: g[:3] + b"\xe0" + g[4:], id="reserved-flags"),
+        pytest.param(lambda g: g + b"garbage!", id="trailing-garbage"),
+        pytest.param(lambda g: g + b"\0" * 8, id="trailing-zeros"),
+    ],
+)
+def test_corrupt_gzip_is_a_typed_error(corrupt: Callable[[bytes], bytes]) -> None:
+    data = corrupt(gzip.compress(BODY))
+    for size in (len(data), 1):
+        with pytest.raises(hyperhttp.DecompressionError):
+            _decode_in_pieces("gzip", data, size)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data"),
+    [
+        ("deflate", zlib.compress(BODY)),
+        ("deflate", _raw_deflate(BODY)),
+        ("br", brotli.compress(BODY)),
+        ("zstd", zstandard.ZstdCompressor().compress(BODY)),
+    ],
+)
+@pytest.mark.parametrize("trailer", [b"junk", b"j", b"\0" * 8])
+def test_trailing_bytes_after_the_stream_are_a_typed_error(
+    encoding: str, data: bytes, trailer: bytes
+) -> None:
+    # Documented choice (docs/client.md): never silently dropped, unlike urllib3.
+    assert _decode_in_pieces(encoding, data, len(data)) == BODY
+    for size in (len(data) + len(trailer), 1):
+        with pytest.raises(hyperhttp.DecompressionError):
+            _decode_in_pieces(encoding, data + trailer, size)
+
+
+def test_gzip_with_huge_extra_field_and_comment_decodes() -> None:
+    extra = struct.pack("<H", 65535) + b"x" * 65535
+    comment = b"c" * 100_000 + b"\0"
+    data = _gzip_with(0x04 | 0x10, extra + comment, b"hi")
+    for size in (len(data), 16 * 1024, 1):
+        assert _decode_in_pieces("gzip", data, size) == b"hi"
+
+
+# DC-08: a declared coding with no body at all.
+
+
+@pytest.mark.parametrize("encoding", sorted(ENCODED))
+@pytest.mark.parametrize(
+    ("method", "status", "extra"),
+    [
+        ("HEAD", 200, [("Content-Length", "1234")]),
+        ("GET", 204, []),
+        ("GET", 304, [("Content-Length", "1234")]),
+        ("GET", 200, [("Content-Length", "0")]),
+    ],
+)
+async def test_a_coding_on_an_empty_body_is_no_error(
+    scripted: ServerFactory, encoding: str, method: str, status: int, extra: list[tuple[str, str]]
+) -> None:
+    head = response(b"", status, [("Content-Encoding", encoding), *extra], reason="X", length=False)
+    server = await scripted(keep_alive(lambda _: head))
+    async with hyperhttp.Client() as client:
+        for _ in range(2):  # and the connection stays usable
+            r = await client.request(method, server.url)
+            assert (r.status_code, r.content) == (status, b"")
+            async with client.stream(method, server.url) as streamed:
+                assert [piece async for piece in streamed.aiter_bytes()] == []
+    assert server.accepted == 1
