@@ -163,11 +163,16 @@ class DeflateDecoder(_ZlibDecoder):
 
     def __init__(self) -> None:
         super().__init__(zlib.MAX_WBITS, "deflate")
-        self._decided = False
+        self._head: bytes | None = b""  # first bytes, kept until the zlib header can be checked
 
     def decode(self, data: bytes) -> Iterator[bytes]:
-        if not self._decided and data:
-            self._decided = True
+        if self._head is not None and data:
+            data = self._head + data
+            if len(data) < 2:  # the zlib header is 2 bytes
+                self._head = data
+                self._fed = True
+                return iter(())
+            self._head = None
             try:
                 # One byte of output is enough to check the zlib header and first block.
                 zlib.decompressobj(zlib.MAX_WBITS).decompress(data[:ZLIB_INPUT_STEP], 1)
