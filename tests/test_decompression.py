@@ -481,3 +481,15 @@ def test_every_coding_decodes_exactly_under_any_split(
     encoding = "deflate" if codec == "raw-deflate" else codec
     for size in sizes:
         assert _decode_in_pieces(encoding, data, size or len(data)) == body
+
+
+@pytest.mark.parametrize("chunk_size", [7, 1000, DECODE_PIECE + 1, 10 * DECODE_PIECE])
+async def test_aiter_bytes_chunk_size_holds_for_decoded_bodies(
+    scripted: ServerFactory, chunk_size: int
+) -> None:
+    url = await _serve(scripted, gzip.compress(BIG), "gzip")
+    async with hyperhttp.Client() as client, client.stream("GET", url) as r:
+        chunks = [chunk async for chunk in r.aiter_bytes(chunk_size)]
+    assert b"".join(chunks) == BIG
+    assert all(len(chunk) == chunk_size for chunk in chunks[:-1])
+    assert 0 < len(chunks[-1]) <= chunk_size

@@ -15,7 +15,7 @@ import datetime
 import itertools
 import json as jsonlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._content import (
@@ -520,15 +520,20 @@ class Response:
                 yield chunk
             return
         total = 0
+        rechunk = _Rechunker(chunk_size)
         async for chunk in self.aiter_raw():
             for piece in decoder.decode(chunk):
                 total += len(piece)
                 _check_decoded_size(total, self.max_decompressed_size)
-                yield piece
+                for out in rechunk.feed(piece):
+                    yield out
         for piece in decoder.flush():
             total += len(piece)
             _check_decoded_size(total, self.max_decompressed_size)
-            yield piece
+            for out in rechunk.feed(piece):
+                yield out
+        if rechunk.pending:
+            yield rechunk.pending
 
     async def aiter_text(self, chunk_size: int | None = None) -> AsyncIterator[str]:
         """The body as text, never splitting a multibyte character."""
@@ -579,6 +584,33 @@ def _content_encoding(headers: Headers) -> str | None:
         return None
     value: str | None = headers.get("content-encoding")
     return value
+
+
+class _Rechunker:
+    """Cuts decoded pieces into ``size``-byte chunks (the last may be shorter; ``None``:
+    pieces pass through as they are)."""
+
+    def __init__(self, size: int | None) -> None:
+        self._size = size
+        self.pending = b""
+
+    def feed(self, piece: bytes) -> Iterator[bytes]:
+        size = self._size
+        if size is None:
+            if piece:
+                yield piece
+            return
+        start = 0
+        if self.pending:
+            start = size - len(self.pending)
+            self.pending += piece[:start]
+            if len(self.pending) < size:
+                return
+            yield self.pending
+        while len(piece) - start >= size:
+            yield piece[start : start + size]
+            start += size
+        self.pending = piece[start:]
 
 
 def _check_decoded_size(total: int, limit: int | None) -> None:
