@@ -12,9 +12,10 @@ unread for ``aiter_bytes()``/``aiter_text()``/``aiter_lines()``/``aiter_raw()``.
 from __future__ import annotations
 
 import datetime
+import itertools
 import json as jsonlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._content import (
@@ -467,8 +468,12 @@ class Response:
         self.num_bytes_downloaded = len(raw)
         if decoder is None:
             return raw
-        pieces = decoder.decode(raw) + decoder.flush()
-        _check_decoded_size(sum(len(piece) for piece in pieces), self.max_decompressed_size)
+        # Piece by piece, so max_decompressed_size stops a bomb before it is expanded.
+        pieces, total = [], 0
+        for piece in itertools.chain(decoder.decode(raw), decoder.flush()):
+            total += len(piece)
+            _check_decoded_size(total, self.max_decompressed_size)
+            pieces.append(piece)
         return b"".join(pieces)
 
     async def aiter_raw(self, chunk_size: int | None = None) -> AsyncGenerator[bytes, None]:
@@ -515,17 +520,22 @@ class Response:
                 yield chunk
             return
         total = 0
+        rechunk = _Rechunker(chunk_size)
         raw = self.aiter_raw()
         try:
             async for chunk in raw:
                 for piece in decoder.decode(chunk):
                     total += len(piece)
                     _check_decoded_size(total, self.max_decompressed_size)
-                    yield piece
+                    for out in rechunk.feed(piece):
+                        yield out
             for piece in decoder.flush():
                 total += len(piece)
                 _check_decoded_size(total, self.max_decompressed_size)
-                yield piece
+                for out in rechunk.feed(piece):
+                    yield out
+            if rechunk.pending:
+                yield rechunk.pending
         except HyperHTTPError as exc:
             # Raised here, not in aiter_raw: attach the request as every other error does.
             if exc.request is None:
@@ -583,6 +593,33 @@ def _content_encoding(headers: Headers) -> str | None:
         return None
     value: str | None = headers.get("content-encoding")
     return value
+
+
+class _Rechunker:
+    """Cuts decoded pieces into ``size``-byte chunks (the last may be shorter; ``None``:
+    pieces pass through as they are)."""
+
+    def __init__(self, size: int | None) -> None:
+        self._size = size
+        self.pending = b""
+
+    def feed(self, piece: bytes) -> Iterator[bytes]:
+        size = self._size
+        if size is None:
+            if piece:
+                yield piece
+            return
+        start = 0
+        if self.pending:
+            start = size - len(self.pending)
+            self.pending += piece[:start]
+            if len(self.pending) < size:
+                return
+            yield self.pending
+        while len(piece) - start >= size:
+            yield piece[start : start + size]
+            start += size
+        self.pending = piece[start:]
 
 
 def _check_decoded_size(total: int, limit: int | None) -> None:
