@@ -305,3 +305,43 @@ def test_curl_http2_prior_knowledge(h2server: HTTPServer) -> None:
         timeout=20,
     )
     assert done.stdout == "curl over h2c\n2"
+
+
+# -- RFC 9113 §8.3.1 / checklist SV-02: Host against :authority ---------------------------------
+
+
+@pytest.mark.parametrize("host", ["y", "x:8080", "X"])
+def test_a_host_that_differs_from_authority_is_refused(host: str) -> None:
+    # h2 compares the two strings exactly and answers any difference with
+    # GOAWAY(PROTOCOL_ERROR) (RFC 9113 §8.3.1 calls such a request malformed): stricter than
+    # HTTP/1.1's 400, and a Host differing only in case is refused too.
+    from hyperframe.frame import HeadersFrame
+
+    from .h2peer import PROTOCOL_ERROR, Peer
+
+    with HTTPServer(http2=True) as server:
+        server.expect_request("/").respond_with_data("ok")
+        peer = Peer(server.port)
+        try:
+            block = peer.block(("host", host))
+            peer.send(HeadersFrame(1, block, flags={"END_HEADERS", "END_STREAM"}))
+            peer.connection_error(PROTOCOL_ERROR)
+        finally:
+            peer.close()
+        assert not server.log  # the handler never ran
+
+
+def test_host_equal_to_authority_is_served() -> None:
+    from hyperframe.frame import HeadersFrame
+
+    from .h2peer import Peer
+
+    with HTTPServer(http2=True) as server:
+        server.expect_request("/").respond_with_data("ok")
+        peer = Peer(server.port)
+        try:
+            block = peer.block(("host", "x"))
+            peer.send(HeadersFrame(1, block, flags={"END_HEADERS", "END_STREAM"}))
+            assert dict(peer.response(1))[":status"] == "200"
+        finally:
+            peer.close()
