@@ -185,3 +185,33 @@ async def test_outer_cancellation_is_not_mistaken_for_the_total_timeout() -> Non
     ) as client:
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(client.get("https://h/"), 0.1)
+
+
+async def test_each_redirect_hop_has_its_own_retry_budget() -> None:
+    # RT-04 as documented: "the retry budget belongs to one call; each redirect hop is a new
+    # call". Every hop fails twice, then answers; max_retries=2 is enough for each hop, and
+    # would not be for the chain if the budget were shared.
+    failures: dict[str, int] = {}
+
+    def handler(request: hyperhttp.Request) -> MockResponse:
+        path = request.url.path
+        failures[path] = failures.get(path, 0) + 1
+        if failures[path] <= 2:
+            raise ConnectError("flaky")
+        if path == "/c":
+            return MockResponse(200, text="landed")
+        return MockResponse(302, headers={"Location": {"/a": "/b", "/b": "/c"}[path]})
+
+    client = Client(
+        transport=MockTransport(handler),
+        retry=RetryPolicy(max_retries=2),
+        follow_redirects=True,
+    )
+    client._sleep = no_sleep
+    async with client:
+        r = await client.get("https://h/a")
+    assert r.text == "landed"
+    assert [h.url.path for h in r.history] == ["/a", "/b"]
+    assert failures == {"/a": 3, "/b": 3, "/c": 3}
+    history = r.extensions["retry_history"]
+    assert [record.attempt for record in history] == [1, 2, 3]  # the last hop's own three
