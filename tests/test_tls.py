@@ -723,6 +723,29 @@ async def test_trailing_dot_host(
     assert server.requests[0].header(b"host") == f"a.example.test:{server.port}".encode()
 
 
+async def test_idn_host_is_sent_as_its_a_label(
+    scripted: ServerFactory,
+    own_ca: OwnCA,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """TLS-03: an IDN host goes out as its A-label in SNI, in the certificate check and in
+    Host (IDNA 2008, as the URL already holds it)."""
+    looked_up = resolve_to_loopback(monkeypatch)
+    a_label = "xn--bcher-kva.example.test"
+    names: list[str | None] = []
+    leaf = _leaf_signed_by(own_ca.key, own_ca.name, a_label, [a_label])
+    context = _context_from_pem(tmp_path, *leaf)
+    context.sni_callback = lambda ssl_object, name, ctx: names.append(name)  # type: ignore[assignment,misc]
+    server = await scripted(keep_alive(ok), ssl=context)
+    async with Client(verify=own_ca.file) as client:
+        r = await client.get(f"https://bücher.example.test:{server.port}/")
+    assert r.content == b"ok"
+    assert names == [a_label]
+    assert looked_up == [a_label]
+    assert server.requests[0].header(b"host") == f"{a_label}:{server.port}".encode()
+
+
 # -- TLS-04: the ALPN offer -------------------------------------------------------------------
 
 
