@@ -38,6 +38,7 @@ from .conftest import ServerFactory
 from .scripted import (
     SECRET,
     RawRequest,
+    ScriptedServer,
     ServerConn,
     check_error,
     keep_alive,
@@ -701,6 +702,17 @@ async def test_wildcard_covers_exactly_one_label(
             assert client.get_pool_stats() == EMPTY
 
 
+async def _sni_recording_server(
+    scripted: ServerFactory, own_ca: OwnCA, tmp_path: Path, name: str
+) -> tuple[ScriptedServer, list[str | None]]:
+    """A TLS server with a certificate for ``name``, recording the SNI names it is sent."""
+    names: list[str | None] = []
+    leaf = _leaf_signed_by(own_ca.key, own_ca.name, name, [name])
+    context = _context_from_pem(tmp_path, *leaf)
+    context.sni_callback = lambda ssl_object, sent, ctx: names.append(sent)  # type: ignore[assignment,misc]
+    return await scripted(keep_alive(ok), ssl=context), names
+
+
 async def test_trailing_dot_host(
     scripted: ServerFactory,
     own_ca: OwnCA,
@@ -710,11 +722,7 @@ async def test_trailing_dot_host(
     """TLS-02/TLS-03: ``a.example.test.`` (the absolute form) against a certificate for
     ``a.example.test``."""
     resolve_to_loopback(monkeypatch)
-    names: list[str | None] = []
-    leaf = _leaf_signed_by(own_ca.key, own_ca.name, "a.example.test", ["a.example.test"])
-    context = _context_from_pem(tmp_path, *leaf)
-    context.sni_callback = lambda ssl_object, name, ctx: names.append(name)  # type: ignore[assignment,misc]
-    server = await scripted(keep_alive(ok), ssl=context)
+    server, names = await _sni_recording_server(scripted, own_ca, tmp_path, "a.example.test")
     async with Client(verify=own_ca.file) as client:
         r = await client.get(f"https://a.example.test.:{server.port}/")
     assert r.content == b"ok"
@@ -733,11 +741,7 @@ async def test_idn_host_is_sent_as_its_a_label(
     Host (IDNA 2008, as the URL already holds it)."""
     looked_up = resolve_to_loopback(monkeypatch)
     a_label = "xn--bcher-kva.example.test"
-    names: list[str | None] = []
-    leaf = _leaf_signed_by(own_ca.key, own_ca.name, a_label, [a_label])
-    context = _context_from_pem(tmp_path, *leaf)
-    context.sni_callback = lambda ssl_object, name, ctx: names.append(name)  # type: ignore[assignment,misc]
-    server = await scripted(keep_alive(ok), ssl=context)
+    server, names = await _sni_recording_server(scripted, own_ca, tmp_path, a_label)
     async with Client(verify=own_ca.file) as client:
         r = await client.get(f"https://bücher.example.test:{server.port}/")
     assert r.content == b"ok"
