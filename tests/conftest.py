@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from ssl import SSLContext
 from typing import Any
@@ -14,6 +16,41 @@ from .h2_raw_peer import RawH2Server
 from .scripted import Script, ScriptedServer
 
 ServerFactory = Callable[..., Awaitable[ScriptedServer]]
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost", "ip6-loopback"})
+
+
+def _resolvable(host: object) -> bool:
+    """Loopback names and IP literals (which need no query) may be looked up."""
+    if host is None:
+        return True
+    name = host.decode("ascii", "replace") if isinstance(host, bytes) else str(host)
+    if name.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        ipaddress.ip_address(name.split("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.fixture(autouse=True, scope="session")
+def loopback_only_name_resolution() -> Iterator[None]:
+    """Tests talk to loopback only: a lookup of any other name fails here, as "name not
+    known", instead of sending a DNS query off the machine (tests that need names map them
+    to 127.0.0.1 themselves, on the running loop)."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: object, *args: object, **kwargs: object) -> object:
+        if not _resolvable(host):
+            raise socket.gaierror(
+                socket.EAI_NONAME, f"tests resolve loopback names only, not {host!r}"
+            )
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "getaddrinfo", getaddrinfo)
+        yield
 
 
 @pytest.fixture

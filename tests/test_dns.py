@@ -73,3 +73,14 @@ async def test_resolver_failure_is_a_dns_error_with_the_request(
         assert "Name or service not known" in str(info.value)
         assert client.get_pool_stats()["open"] == 0
     assert lookups == ["nonexistent.invalid"]
+
+
+async def test_the_suite_never_resolves_names_off_the_machine() -> None:
+    """The session guard in conftest: a name other than localhost fails locally, so a test
+    that forgets to map its names to loopback cannot send a query out."""
+    with pytest.raises(socket.gaierror, match="loopback names only"):
+        socket.getaddrinfo("example.com", 443)
+    async with Client(timeout=5.0) as client:
+        with pytest.raises(DNSError, match="loopback names only"):
+            await client.get("http://example.com/")
+    assert socket.getaddrinfo("localhost", 80)
